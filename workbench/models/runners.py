@@ -1,0 +1,390 @@
+"""One runner interface across tasks: ``embed`` for embedding models, ``generate`` for chat models."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import GenerationConfig, TextIteratorStreamer, TextStreamer
+
+from workbench.errors import InvalidInputError
+
+Messages = list[dict[str, str]]
+
+
+@dataclass
+class ModelInfo:
+    """What a loaded model is, where it came from and what loading it cost."""
+
+    name: str
+    model_id: str
+    task: str
+    architecture: str
+    model_type: str
+    params: int
+    weight_bytes: int
+    disk_bytes: int
+    dtype: str
+    license: str
+    source: str
+    path: str
+    context_length: int
+    load_seconds: float
+    weight_sha256: dict[str, str] = field(default_factory=dict)
+    embedding_dim: int | None = None
+    gguf_first_load_seconds: float | None = None
+    gguf_cache_hit: bool | None = None
+    gguf_cache_path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, JSON-ready."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelInfo:
+        """The inverse of :meth:`to_dict`; unknown keys are ignored."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class Pooling:
+    """How token vectors become one sentence vector (sentence-transformers' modules)."""
+
+    mode: str = "mean"
+    normalize: bool = True
+    max_seq_length: int = 256
+
+
+@dataclass
+class Generation:
+    """The result of one ``generate`` call; ``tokens`` is counted by the tokenizer."""
+
+    text: str
+    tokens: int
+    token_ids: list[int]
+    prompt_tokens: int
+    finish_reason: str
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, JSON-ready."""
+        return asdict(self)
+
+
+class ModelRunner:
+    """A loaded model with its tokenizer. Use :func:`workbench.models.load_model` to get one."""
+
+    task = ""
+
+    def __init__(self, model: Any, tokenizer: Any, info: ModelInfo) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.info = info
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.info.name} ({self.info.params:,} params)>"
+
+    def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Sentence embeddings; only embedding models have them."""
+        raise InvalidInputError(
+            f"{self.info.name} is a {self.info.task} model; embed() needs an embeddings model "
+            "such as 'minilm'. Use generate() with this one."
+        )
+
+    def generate(
+        self, prompt: str | Messages, max_new_tokens: int = 64, **kwargs: Any
+    ) -> Generation:
+        """Generated text; only text-generation models have it."""
+        raise InvalidInputError(
+            f"{self.info.name} is an {self.info.task} model; generate() needs a text-generation "
+            "model such as 'smollm2-135m'. Use embed() with this one."
+        )
+
+    def stream(
+        self, prompt: str | Messages, max_new_tokens: int = 64, **kwargs: Any
+    ) -> Iterator[str]:
+        """Generated text piece by piece; only text-generation models have it."""
+        return iter([self.generate(prompt, max_new_tokens, **kwargs).text])
+
+
+class EmbeddingRunner(ModelRunner):
+    """Sentence embeddings computed the way sentence-transformers computes them."""
+
+    task = "embeddings"
+
+    def __init__(self, model: Any, tokenizer: Any, info: ModelInfo, pooling: Pooling) -> None:
+        super().__init__(model, tokenizer, info)
+        self.pooling = pooling
+
+    def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Embed texts into one row each.
+
+        Parameters
+        ----------
+        texts
+            The sentences (a single string counts as one).
+        batch_size
+            How many texts go through the model at once.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(len(texts), dim)`` float32; rows have unit length when the model normalises.
+
+        Raises
+        ------
+        InvalidInputError
+            If ``texts`` is empty or holds something other than strings.
+        """
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if not texts:
+            raise InvalidInputError(
+                "`texts` is empty: pass at least one string to embed, e.g. embed(['hello'])."
+            )
+        for index, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise InvalidInputError(
+                    f"`texts[{index}]` is a {type(text).__name__}, not a string; pass strings."
+                )
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidInputError(f"`batch_size` must be an integer >= 1, got {batch_size!r}.")
+        rows = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), batch_size):
+                batch = self.tokenizer(
+                    texts[start : start + batch_size],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.pooling.max_seq_length,
+                    return_tensors="pt",
+                )
+                hidden = self.model(**batch).last_hidden_state
+                rows.append(_pool(hidden, batch["attention_mask"], self.pooling))
+        out = torch.cat(rows)
+        if self.pooling.normalize:
+            out = torch.nn.functional.normalize(out, p=2, dim=1)
+        return out.float().numpy()
+
+
+def _pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: Pooling) -> torch.Tensor:
+    if pooling.mode == "cls":
+        return hidden[:, 0]
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    if pooling.mode == "max":
+        return hidden.masked_fill(weights == 0, torch.finfo(hidden.dtype).min).max(dim=1).values
+    if pooling.mode == "lasttoken":
+        last = mask.sum(dim=1) - 1
+        return hidden[torch.arange(hidden.shape[0]), last]
+    return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+
+
+class _CallbackStreamer(TextStreamer):
+    """Hands each finished piece of text to a callback instead of printing it."""
+
+    def __init__(self, tokenizer: Any, callback: Callable[[str], None]) -> None:
+        super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        self._callback = callback
+
+    def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+        if text:
+            self._callback(text)
+
+
+class GenerationRunner(ModelRunner):
+    """Text generation, greedy unless asked to sample, with token streaming."""
+
+    task = "text-generation"
+
+    def encode_prompt(self, prompt: str | Messages) -> dict[str, torch.Tensor]:
+        """Token ids for a plain prompt, or for chat messages through the chat template.
+
+        Raises
+        ------
+        InvalidInputError
+            If the prompt is empty or the messages are malformed.
+        """
+        if isinstance(prompt, str):
+            if not prompt.strip():
+                raise InvalidInputError("`prompt` is empty: type some text to continue.")
+            encoded = self.tokenizer(prompt, return_tensors="pt")
+        else:
+            encoded = self._encode_chat(prompt)
+        return {k: encoded[k] for k in ("input_ids", "attention_mask") if k in encoded}
+
+    def _encode_chat(self, prompt: Messages) -> Any:
+        messages = list(prompt)
+        if not messages or not all(
+            isinstance(m, dict)
+            and isinstance(m.get("role"), str)
+            and isinstance(m.get("content"), str)
+            for m in messages
+        ):
+            raise InvalidInputError(
+                "`prompt` must be a string or a non-empty list of chat messages like "
+                "[{'role': 'user', 'content': 'Hello'}]."
+            )
+        if not self.tokenizer.chat_template:
+            raise InvalidInputError(
+                f"{self.info.name} has no chat template; pass a plain string prompt instead of "
+                "chat messages."
+            )
+        return self.tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, return_dict=True, return_tensors="pt"
+        )
+
+    def chat_or_prompt(self, text: str) -> str | Messages:
+        """What a user's typed text should become: a user message when the model chats."""
+        if self.tokenizer.chat_template:
+            return [{"role": "user", "content": text}]
+        return text
+
+    def check_max_new_tokens(self, max_new_tokens: int, prompt_tokens: int) -> None:
+        """Refuse a budget that is not a positive integer or would overrun the context.
+
+        Raises
+        ------
+        InvalidInputError
+            Naming ``max_new_tokens`` and the largest value that fits.
+        """
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int):
+            raise InvalidInputError(
+                f"`max_new_tokens` must be a whole number, got {max_new_tokens!r}."
+            )
+        room = self.info.context_length - prompt_tokens
+        if max_new_tokens < 1:
+            raise InvalidInputError(
+                f"`max_new_tokens` must be at least 1, got {max_new_tokens}; "
+                f"{self.info.name} can add up to {room:,} tokens to this prompt."
+            )
+        if max_new_tokens > room:
+            raise InvalidInputError(
+                f"`max_new_tokens`={max_new_tokens:,} plus the prompt's {prompt_tokens:,} tokens "
+                f"exceeds {self.info.name}'s context of {self.info.context_length:,} tokens; "
+                f"use at most {max(room, 0):,}."
+            )
+
+    def _prepare(
+        self,
+        prompt: str | Messages,
+        max_new_tokens: int,
+        do_sample: bool,
+        temperature: float,
+        top_p: float,
+    ) -> tuple[dict[str, torch.Tensor], GenerationConfig]:
+        inputs = self.encode_prompt(prompt)
+        self.check_max_new_tokens(max_new_tokens, int(inputs["input_ids"].shape[1]))
+        if do_sample and not (temperature > 0 and 0 < top_p <= 1):
+            raise InvalidInputError(
+                f"Sampling needs `temperature` > 0 and 0 < `top_p` <= 1, got {temperature}, {top_p}."
+            )
+        eos = self.model.generation_config.eos_token_id
+        if eos is None:
+            eos = self.tokenizer.eos_token_id
+        pad = self.tokenizer.pad_token_id
+        config = GenerationConfig(
+            max_new_tokens=max_new_tokens,
+            do_sample=do_sample,
+            temperature=temperature if do_sample else None,
+            top_p=top_p if do_sample else None,
+            top_k=None,
+            eos_token_id=eos,
+            pad_token_id=pad if pad is not None else eos,
+        )
+        return inputs, config
+
+    def generate(
+        self,
+        prompt: str | Messages,
+        max_new_tokens: int = 64,
+        *,
+        do_sample: bool = False,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        on_text: Callable[[str], None] | None = None,
+    ) -> Generation:
+        """Continue a prompt or answer chat messages.
+
+        Parameters
+        ----------
+        prompt
+            A plain string, or chat messages ``[{"role": "user", "content": ...}]`` that go
+            through the model's chat template.
+        max_new_tokens
+            The most tokens to add; at least 1 and within the model's context.
+        do_sample, temperature, top_p, seed
+            Greedy decoding (deterministic) unless ``do_sample``; ``seed`` makes sampling repeatable.
+        on_text
+            Called with each new piece of text as it is produced (streaming).
+
+        Returns
+        -------
+        Generation
+            The text, the number of new tokens and why generation stopped.
+        """
+        inputs, config = self._prepare(prompt, max_new_tokens, do_sample, temperature, top_p)
+        streamer = _CallbackStreamer(self.tokenizer, on_text) if on_text else None
+        start = time.perf_counter()
+        with torch.random.fork_rng(devices=[]), torch.inference_mode():
+            if seed is not None:
+                torch.manual_seed(seed)
+            output = self.model.generate(**inputs, generation_config=config, streamer=streamer)
+        seconds = time.perf_counter() - start
+        return self._result(inputs, output[0], config, seconds)
+
+    def stream(
+        self, prompt: str | Messages, max_new_tokens: int = 64, **kwargs: Any
+    ) -> Iterator[str]:
+        """Yield the generated text piece by piece (same arguments as :meth:`generate`)."""
+        inputs, config = self._prepare(
+            prompt,
+            max_new_tokens,
+            kwargs.get("do_sample", False),
+            kwargs.get("temperature", 1.0),
+            kwargs.get("top_p", 1.0),
+        )
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        failure: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                with torch.inference_mode():
+                    self.model.generate(**inputs, generation_config=config, streamer=streamer)
+            except BaseException as exc:  # re-raised in the caller's thread below
+                failure.append(exc)
+                streamer.end()
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        yield from (piece for piece in streamer if piece)
+        thread.join()
+        if failure:
+            raise failure[0]
+
+    def _result(
+        self,
+        inputs: dict[str, torch.Tensor],
+        sequence: torch.Tensor,
+        config: GenerationConfig,
+        seconds: float,
+    ) -> Generation:
+        prompt_tokens = int(inputs["input_ids"].shape[1])
+        new_ids = sequence[prompt_tokens:].tolist()
+        eos = config.eos_token_id
+        eos_ids = set(eos if isinstance(eos, list) else [eos])
+        finish = "stop" if new_ids and new_ids[-1] in eos_ids else "length"
+        text = self.tokenizer.decode(new_ids, skip_special_tokens=True)
+        return Generation(
+            text=text.strip(),
+            tokens=len(new_ids),
+            token_ids=new_ids,
+            prompt_tokens=prompt_tokens,
+            finish_reason=finish,
+            seconds=seconds,
+        )
