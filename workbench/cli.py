@@ -9,7 +9,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
-from workbench.errors import WorkbenchError
+from workbench.errors import describe
 
 EXIT_ERROR = 2
 
@@ -92,17 +92,14 @@ def _models_list(args: argparse.Namespace) -> None:
 
 
 def _models_info(args: argparse.Namespace) -> None:
-    info = _load(args).info.to_dict()
+    info = _load(args).info
     if args.json:
-        _print_json(info)
+        _print_json(info.to_dict())
         return
-    width = max(len(key) for key in info)
-    for key, value in info.items():
-        if key == "weight_sha256":
-            value = ", ".join(f"{name} {digest[:16]}…" for name, digest in value.items()) or "-"
-        elif isinstance(value, int) and not isinstance(value, bool):
-            value = f"{value:,}"
-        print(f"{key:<{width}}  {value}")
+    rows = info.summary_rows()
+    width = max(len(label) for label, _ in rows)
+    for label, text in rows:
+        print(f"{label:<{width}}  {text}")
 
 
 def _models_try(args: argparse.Namespace) -> None:
@@ -140,21 +137,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         args.handler(args)
-    except WorkbenchError as exc:
-        if args.debug:
-            raise
-        _print_error(str(exc))
-        return EXIT_ERROR
     except KeyboardInterrupt:
         _print_error("Interrupted.")
         return EXIT_ERROR
     except Exception as exc:
         if args.debug:
             raise
-        _print_error(
-            f"Unexpected {type(exc).__name__}: {exc}. This is a bug in the workbench or a "
-            "library it uses; run again with --debug for the full traceback and report it."
-        )
+        _print_error(describe(exc))
         return EXIT_ERROR
     return 0
 

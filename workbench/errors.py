@@ -26,3 +26,18 @@ class UnsafeModelError(WorkbenchError):
 
 class InvalidInputError(WorkbenchError, ValueError):
     """An argument outside its accepted range."""
+
+
+def describe(exc: BaseException) -> str:
+    """The one paragraph to show a person for any exception, never a traceback.
+
+    A :class:`WorkbenchError` speaks for itself; anything else is named as unexpected, with the
+    way to get the details.
+    """
+    if isinstance(exc, WorkbenchError):
+        return str(exc)
+    return (
+        f"Unexpected {type(exc).__name__}: {exc}. This is a bug in the workbench or a library it "
+        "uses; run the same step with the CLI's --debug flag (or in a notebook cell) for the full "
+        "traceback, and report it."
+    )

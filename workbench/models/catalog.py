@@ -39,12 +39,12 @@ class CatalogEntry:
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise InvalidInputError(
-                f"models.toml: model {self.alias!r} has task {self.task!r}; "
+                f"model {self.alias!r} has task {self.task!r}; "
                 f"`task` must be one of {', '.join(TASKS)}."
             )
         if (self.package is None) == (self.config is None):
             raise InvalidInputError(
-                f"models.toml: model {self.alias!r} must set exactly one of `package` "
+                f"model {self.alias!r} must set exactly one of `package` "
                 "(weights shipped in a Python package) or `config` (a tiny random model)."
             )
 
@@ -130,7 +130,10 @@ def load_catalog(path: Path | None = None) -> dict[str, CatalogEntry]:
             )
         known = {k: v for k, v in row.items() if k in _FIELDS}
         extra = {k: v for k, v in row.items() if k not in _FIELDS}
-        entry = CatalogEntry(**known, extra=extra)
+        try:
+            entry = CatalogEntry(**known, extra=extra)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{path}: {exc}") from exc
         if entry.alias in catalog:
             raise InvalidInputError(f"{path}: the alias {entry.alias!r} appears twice.")
         catalog[entry.alias] = entry

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from workbench.errors import InvalidModelError
 from workbench.models.hashing import sha256_file
+from workbench.models.safety import check_safetensors
 from workbench.paths import cache_dir
 from workbench.runs_io import atomic_write_text
 
@@ -48,11 +49,13 @@ def check_supported(path: Path) -> str:
     from transformers.modeling_gguf_pytorch_utils import GGUF_SUPPORTED_ARCHITECTURES
 
     architecture = gguf_architecture(path)
+    # The mapping that lists architectures also has non-architecture keys.
+    supported = set(GGUF_SUPPORTED_ARCHITECTURES) - {"general", "tokenizer"}
     candidates = {architecture, architecture.replace("-", "_"), architecture.split("-")[0]}
-    if not candidates & set(GGUF_SUPPORTED_ARCHITECTURES):
+    if not candidates & supported:
         raise InvalidModelError(
             f"{path.name} is a GGUF file of architecture {architecture!r}, which transformers "
-            f"cannot load (it supports {', '.join(sorted(GGUF_SUPPORTED_ARCHITECTURES))}). Use "
+            f"cannot load (it supports {', '.join(sorted(supported))}). Use "
             "the model's safetensors folder instead, or run the GGUF file with llama.cpp."
         )
     return architecture
@@ -61,8 +64,9 @@ def check_supported(path: Path) -> str:
 def cached_conversion(path: Path, *, task: str) -> tuple[Path, dict]:
     """A Hugging Face folder converted from a GGUF file, made on first use and reused after.
 
-    The folder lives under ``<cache>/gguf/<sha256 of the file>/`` and is written to a temporary
-    folder first, then renamed, so an interrupted conversion never leaves a half cache behind.
+    The folder lives under ``<cache>/gguf/<sha256 of the file>-<task>/`` and is written to a
+    temporary folder first, then renamed, so an interrupted conversion never leaves a half cache
+    behind; a damaged cache is noticed and converted again.
 
     Returns
     -------
@@ -70,16 +74,15 @@ def cached_conversion(path: Path, *, task: str) -> tuple[Path, dict]:
         ``meta`` holds ``sha256``, ``first_load_seconds`` (conversion time) and ``cache_hit``.
     """
     digest = sha256_file(path)
-    target = cache_dir() / "gguf" / digest
-    meta_path = target / META
-    if meta_path.exists():
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    target = cache_dir() / "gguf" / f"{digest}-{task}"
+    meta = _valid_cache(target)
+    if meta is not None:
         return target, {**meta, "cache_hit": True}
     check_supported(path)
     start = time.perf_counter()
     tokenizer, model = _convert(path, task)
     seconds = time.perf_counter() - start
-    tmp = target.with_name(f".{digest}.{os.getpid()}.tmp")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     # A GGUF-loaded model refuses save_pretrained; once de-quantized it is an ordinary model.
     model.hf_quantizer = None
@@ -99,6 +102,21 @@ def cached_conversion(path: Path, *, task: str) -> tuple[Path, dict]:
     except OSError:  # another process finished the same conversion first
         shutil.rmtree(tmp, ignore_errors=True)
     return target, {**meta, "cache_hit": False}
+
+
+def _valid_cache(target: Path) -> dict | None:
+    """The cache's metadata if the cached folder is complete, else None (and the folder removed)."""
+    meta_path = target / META
+    if not meta_path.exists():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        for weights in target.glob("*.safetensors"):
+            check_safetensors(weights)
+        return meta
+    except (ValueError, OSError, InvalidModelError):
+        shutil.rmtree(target, ignore_errors=True)  # damaged: convert again
+        return None
 
 
 def _convert(path: Path, task: str):

@@ -245,7 +245,19 @@ def _info(
     entry = source.entry
     unique = list(model.parameters())  # tied weights appear once
     config = model.config
-    context = getattr(config, "max_position_embeddings", None) or 0
+    context = next(
+        (
+            getattr(config, name)
+            for name in (
+                "max_position_embeddings",
+                "n_positions",
+                "max_sequence_length",
+                "seq_length",
+            )
+            if getattr(config, name, None)
+        ),
+        0,
+    )
     return ModelInfo(
         name=source.name,
         model_id=source.model_id,

@@ -10,7 +10,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import GenerationConfig, TextIteratorStreamer, TextStreamer
+from transformers import (
+    GenerationConfig,
+    StoppingCriteria,
+    StoppingCriteriaList,
+    TextIteratorStreamer,
+    TextStreamer,
+)
 
 from workbench.errors import InvalidInputError
 
@@ -33,7 +39,7 @@ class ModelInfo:
     license: str
     source: str
     path: str
-    context_length: int
+    context_length: int  # 0 when the config states no limit
     load_seconds: float
     weight_sha256: dict[str, str] = field(default_factory=dict)
     embedding_dim: int | None = None
@@ -50,6 +56,36 @@ class ModelInfo:
         """The inverse of :meth:`to_dict`; unknown keys are ignored."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+    def summary_rows(self) -> list[tuple[str, str]]:
+        """The model card as (label, text) pairs, shown by the CLI and the explorer panel."""
+        rows = [
+            ("model", f"{self.name} ({self.model_id})"),
+            ("task", self.task),
+            ("architecture", f"{self.architecture} ({self.model_type})"),
+            ("parameters", f"{self.params:,} ({self.params / 1e6:.1f} M)"),
+            ("weights in memory", f"{_megabytes(self.weight_bytes)} as {self.dtype}"),
+            (
+                "on disk",
+                _megabytes(self.disk_bytes) if self.disk_bytes else "nothing (built in memory)",
+            ),
+            ("context", f"{self.context_length:,} tokens"),
+            ("license", self.license),
+            ("source", self.source),
+            ("load time", f"{self.load_seconds:.2f} s"),
+        ]
+        if self.embedding_dim:
+            rows.insert(3, ("embedding size", f"{self.embedding_dim} dimensions"))
+        if self.gguf_first_load_seconds is not None:
+            how = "from the conversion cache" if self.gguf_cache_hit else "converted now"
+            rows.append(("GGUF first load", f"{self.gguf_first_load_seconds:.2f} s ({how})"))
+        for file, digest in self.weight_sha256.items():
+            rows.append(("sha256", f"{digest} {file}"))
+        return rows
+
+
+def _megabytes(count: int) -> str:
+    return f"{count / 1e6:,.1f} MB"
 
 
 @dataclass(frozen=True)
@@ -171,6 +207,14 @@ class EmbeddingRunner(ModelRunner):
             out = torch.nn.functional.normalize(out, p=2, dim=1)
         return out.float().numpy()
 
+    def most_similar(self, query: str, candidates: Sequence[str]) -> list[tuple[str, float]]:
+        """Candidates ranked by cosine similarity to ``query``, most similar first."""
+        vectors = self.embed([query, *candidates])
+        vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
+        scores = vectors[1:] @ vectors[0]
+        order = np.argsort(-scores, kind="stable")
+        return [(candidates[i], float(scores[i])) for i in order]
+
 
 def _pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: Pooling) -> torch.Tensor:
     if pooling.mode == "cls":
@@ -194,6 +238,16 @@ class _CallbackStreamer(TextStreamer):
     def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
         if text:
             self._callback(text)
+
+
+class _StopWhenSet(StoppingCriteria):
+    """Ends generation once the event is set (a stream whose reader went away)."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> bool:
+        return self.event.is_set()
 
 
 class GenerationRunner(ModelRunner):
@@ -256,13 +310,10 @@ class GenerationRunner(ModelRunner):
             raise InvalidInputError(
                 f"`max_new_tokens` must be a whole number, got {max_new_tokens!r}."
             )
-        room = self.info.context_length - prompt_tokens
         if max_new_tokens < 1:
-            raise InvalidInputError(
-                f"`max_new_tokens` must be at least 1, got {max_new_tokens}; "
-                f"{self.info.name} can add up to {room:,} tokens to this prompt."
-            )
-        if max_new_tokens > room:
+            raise InvalidInputError(f"`max_new_tokens` must be at least 1, got {max_new_tokens}.")
+        room = self.info.context_length - prompt_tokens
+        if self.info.context_length and max_new_tokens > room:
             raise InvalidInputError(
                 f"`max_new_tokens`={max_new_tokens:,} plus the prompt's {prompt_tokens:,} tokens "
                 f"exceeds {self.info.name}'s context of {self.info.context_length:,} tokens; "
@@ -331,41 +382,61 @@ class GenerationRunner(ModelRunner):
         inputs, config = self._prepare(prompt, max_new_tokens, do_sample, temperature, top_p)
         streamer = _CallbackStreamer(self.tokenizer, on_text) if on_text else None
         start = time.perf_counter()
-        with torch.random.fork_rng(devices=[]), torch.inference_mode():
-            if seed is not None:
-                torch.manual_seed(seed)
-            output = self.model.generate(**inputs, generation_config=config, streamer=streamer)
+        output = self._generate(inputs, config, seed, streamer)
         seconds = time.perf_counter() - start
         return self._result(inputs, output[0], config, seconds)
 
     def stream(
-        self, prompt: str | Messages, max_new_tokens: int = 64, **kwargs: Any
+        self,
+        prompt: str | Messages,
+        max_new_tokens: int = 64,
+        *,
+        do_sample: bool = False,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
     ) -> Iterator[str]:
-        """Yield the generated text piece by piece (same arguments as :meth:`generate`)."""
-        inputs, config = self._prepare(
-            prompt,
-            max_new_tokens,
-            kwargs.get("do_sample", False),
-            kwargs.get("temperature", 1.0),
-            kwargs.get("top_p", 1.0),
-        )
+        """Yield the generated text piece by piece; arguments as in :meth:`generate`.
+
+        Stopping the iteration early (``break``) stops the generation too.
+        """
+        inputs, config = self._prepare(prompt, max_new_tokens, do_sample, temperature, top_p)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        stop = threading.Event()
         failure: list[BaseException] = []
 
         def work() -> None:
             try:
-                with torch.inference_mode():
-                    self.model.generate(**inputs, generation_config=config, streamer=streamer)
+                self._generate(inputs, config, seed, streamer, stop)
             except BaseException as exc:  # re-raised in the caller's thread below
                 failure.append(exc)
                 streamer.end()
 
         thread = threading.Thread(target=work, daemon=True)
         thread.start()
-        yield from (piece for piece in streamer if piece)
-        thread.join()
+        try:
+            yield from (piece for piece in streamer if piece)
+        finally:
+            stop.set()
+            thread.join()
         if failure:
             raise failure[0]
+
+    def _generate(
+        self,
+        inputs: dict[str, torch.Tensor],
+        config: GenerationConfig,
+        seed: int | None,
+        streamer: Any = None,
+        stop: threading.Event | None = None,
+    ) -> torch.Tensor:
+        criteria = StoppingCriteriaList([_StopWhenSet(stop)]) if stop else None
+        with torch.random.fork_rng(devices=[]), torch.inference_mode():
+            if seed is not None:
+                torch.manual_seed(seed)
+            return self.model.generate(
+                **inputs, generation_config=config, streamer=streamer, stopping_criteria=criteria
+            )
 
     def _result(
         self,

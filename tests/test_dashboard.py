@@ -1,0 +1,127 @@
+"""The dashboard served by real Voilà on loopback: over HTTP, then in headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def dashboard_url(repo_root, smollm2):
+    """Serve notebooks/dashboard.ipynb with Voilà on 127.0.0.1; stopped after the module."""
+    port = _free_port()
+    log = Path(os.environ["WORKBENCH_CACHE_DIR"]).parent / f"voila-{port}.log"
+    with log.open("w") as sink:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "voila",
+                "notebooks/dashboard.ipynb",
+                "--no-browser",
+                "--Voila.ip=127.0.0.1",
+                f"--port={port}",
+                "--show_tracebacks=False",
+            ],
+            cwd=repo_root,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"Voilà did not start; its log:\n{log.read_text()}")
+                time.sleep(0.3)
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+def test_dashboard_renders_widgets_without_errors_or_code(dashboard_url):
+    """The page shows the panel, no error banner or traceback, and none of the notebook's code."""
+    with urllib.request.urlopen(dashboard_url, timeout=180) as response:
+        status, page = response.status, response.read().decode("utf-8")
+
+    assert status == 200
+    assert "application/vnd.jupyter.widget-view+json" in page
+    assert "There was an error when executing cell" not in page
+    assert "Traceback" not in page
+    assert "from widgets import" not in page
+    assert "DEFAULT_MODEL =" not in page
+
+
+@pytest.mark.browser
+def test_browser_picks_a_model_submits_text_and_sees_the_result(dashboard_url, tmp_path):
+    """In Chromium: embed a sentence with minilm, then load smollm2-135m and ask it a question."""
+    if CHROMIUM is None:
+        pytest.fail("chromium is not installed: run `apt-get install chromium` (.ci/run does)")
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(180_000)
+            page.goto(dashboard_url)
+            status = page.locator(".wb-status").first
+            expect(status).to_contain_text("Loaded minilm")
+
+            page.locator("textarea").fill("A kitten naps in the sun by the window.")
+            page.get_by_role("button", name="Run").click()
+            result = page.locator(".wb-result").first
+            expect(result).to_contain_text("384 dimensions")
+            nearest = page.locator(".wb-card").last.locator("tr").first
+            expect(nearest).to_contain_text("The cat sleeps on the warm windowsill.")
+
+            choice = page.locator("select option", has_text="smollm2-135m").first.text_content()
+            page.locator("select").first.select_option(label=choice)
+            page.get_by_role("button", name="Load").click()
+            expect(page.locator(".wb-card").first).to_contain_text("134,515,008")
+            page.locator("textarea").fill("What is the capital of France?")
+            page.get_by_role("button", name="Run").click()
+            expect(page.locator(".wb-result").first).to_contain_text("Paris")
+            expect(page.locator(".wb-error")).to_have_count(0)
+            page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+        finally:
+            browser.close()

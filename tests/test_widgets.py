@@ -1,0 +1,99 @@
+"""The model explorer panel, driven headless the way a user clicks it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from widgets import ModelExplorer
+from widgets.common import ERROR_CLASS
+
+
+def test_panel_loads_catalog_model_and_shows_its_card():
+    """Load shows the model card with the parameter count and enables Run."""
+    panel = ModelExplorer(default_model="tiny-bert")
+    assert panel.run_button.disabled
+
+    panel.load_button.click()
+
+    assert "1,011,360" in panel.card.value
+    assert "Loaded tiny-bert" in panel.status.value
+    assert not panel.run_button.disabled
+
+
+def test_panel_embeds_text_and_ranks_sample_sentences():
+    """Running an embedding model reports the vector and the nearest sample sentences."""
+    panel = ModelExplorer(default_model="tiny-bert", load_now=True)
+    panel.text.value = "A cat sleeps by the window."
+
+    panel.run_button.click()
+
+    assert "32 dimensions, norm 1.0000" in panel.result.value
+    assert "Nearest sample sentences" in panel.result.value
+    assert ERROR_CLASS not in panel.result.value
+
+
+def test_panel_streams_generated_text_for_chat_models():
+    """A generation model's answer arrives in pieces and ends with its token count."""
+    panel = ModelExplorer(default_model="tiny-llama", load_now=True)
+    seen: list[str] = []
+    panel.result.observe(lambda change: seen.append(change["new"]), names="value")
+    panel.text.value = "hello there"
+    panel.max_new_tokens.value = 6
+
+    panel.run()
+
+    assert len(seen) >= 3  # several streamed updates, then the final summary
+    assert "6 tokens" in panel.result.value
+    assert "finish: length" in panel.result.value
+
+
+def test_panel_shows_load_errors_without_traceback():
+    """A missing path appears as one paragraph in the panel, not a traceback."""
+    panel = ModelExplorer(default_model="tiny-bert")
+    panel.other.value = "./no/such/model"
+
+    panel.load_button.click()
+
+    assert ERROR_CLASS in panel.status.value
+    assert "does not exist" in panel.status.value
+    assert "Traceback" not in panel.status.value
+    assert panel.runner is None
+    assert panel.run_button.disabled
+
+
+def test_panel_shows_input_errors_in_the_result_area():
+    """Running with an empty text box explains what to do."""
+    panel = ModelExplorer(default_model="tiny-bert", load_now=True)
+    panel.text.value = "   "
+
+    panel.run()
+
+    assert ERROR_CLASS in panel.result.value
+    assert "text box is empty" in panel.result.value
+    assert not panel.run_button.disabled
+
+
+def test_panel_reuses_a_model_it_already_loaded():
+    """Switching back to a loaded model does not load it again."""
+    panel = ModelExplorer(default_model="tiny-bert", load_now=True)
+    first = panel.runner
+    panel.model.value = "tiny-llama"
+    panel.load()
+
+    panel.model.value = "tiny-bert"
+    panel.load()
+
+    assert panel.runner is first
+
+
+def test_core_never_imports_widget_libraries():
+    """workbench (core and CLI) stays headless: no ipywidgets, no IPython."""
+    code = (
+        "import sys, workbench.models, workbench.cli, workbench.samples\n"
+        "workbench.models.load_model('tiny-bert', progress=False)\n"
+        "bad = [m for m in ('ipywidgets', 'IPython') if m in sys.modules]\n"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
