@@ -275,3 +275,22 @@ def test_model_info_from_dict_ignores_unknown_keys(tiny_bert):
     data = {**tiny_bert.info.to_dict(), "added_later": 1}
 
     assert ModelInfo.from_dict(data) == tiny_bert.info
+
+
+def test_leaving_a_stream_early_stops_the_generation(tiny_llama):
+    """Breaking out of stream() ends the background generation instead of running to the budget."""
+    import threading
+
+    before = threading.active_count()
+    steps: list[int] = []
+    hook = tiny_llama.model.register_forward_hook(lambda *_: steps.append(1))
+    try:
+        pieces = tiny_llama.stream([{"role": "user", "content": "hello"}], max_new_tokens=200)
+        first = next(pieces)
+        pieces.close()
+    finally:
+        hook.remove()
+
+    assert first
+    assert threading.active_count() == before  # the worker thread has finished
+    assert len(steps) < 100  # far fewer decoding steps than the 200-token budget

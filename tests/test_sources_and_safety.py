@@ -326,3 +326,26 @@ def test_unknown_model_type_is_refused(tmp_path):
         load_model(str(folder), progress=False)
 
     assert "'my-custom-model' is not one transformers implements" in str(error.value)
+
+
+def test_damaged_gguf_cache_is_dropped_for_reconversion(tmp_path):
+    """A conversion cache whose weights were cut short is removed, not trusted."""
+    from workbench.models import gguf
+
+    cache = save_tiny_bert(tmp_path / "cached")
+    (cache / gguf.META).write_text('{"first_load_seconds": 1.0}')
+    weights = cache / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+
+    assert gguf._valid_cache(cache) is None
+    assert not cache.exists()
+
+
+def test_intact_gguf_cache_is_reused(tmp_path):
+    """A complete conversion cache is reported as a hit with its recorded first-load time."""
+    from workbench.models import gguf
+
+    cache = save_tiny_bert(tmp_path / "cached")
+    (cache / gguf.META).write_text('{"first_load_seconds": 1.5}')
+
+    assert gguf._valid_cache(cache) == {"first_load_seconds": 1.5}
