@@ -7,7 +7,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -35,21 +34,12 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def dashboard_url(repo_root, smollm2):
-    """Serve notebooks/dashboard.ipynb with Voilà on 127.0.0.1; stopped after the module."""
+    """Serve the dashboard with the README's command (make dashboard); stopped after the module."""
     port = _free_port()
     log = Path(os.environ["WORKBENCH_CACHE_DIR"]).parent / f"voila-{port}.log"
     with log.open("w") as sink:
         server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "voila",
-                "notebooks/dashboard.ipynb",
-                "--no-browser",
-                "--Voila.ip=127.0.0.1",
-                f"--port={port}",
-                "--show_tracebacks=False",
-            ],
+            ["make", "--no-print-directory", "dashboard", f"PORT={port}"],
             cwd=repo_root,
             stdout=sink,
             stderr=subprocess.STDOUT,
@@ -66,7 +56,7 @@ def dashboard_url(repo_root, smollm2):
                 if server.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"Voilà did not start; its log:\n{log.read_text()}")
                 time.sleep(0.3)
-        yield url
+        yield url, log
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
@@ -76,9 +66,17 @@ def dashboard_url(repo_root, smollm2):
             server.wait()
 
 
+def test_dashboard_command_prints_its_loopback_url(dashboard_url):
+    """`make dashboard` says where the dashboard is served, on 127.0.0.1."""
+    url, log = dashboard_url
+
+    assert f"Serving the workbench dashboard at {url}" in log.read_text()
+
+
 def test_dashboard_renders_widgets_without_errors_or_code(dashboard_url):
     """The page shows the panel, no error banner or traceback, and none of the notebook's code."""
-    with urllib.request.urlopen(dashboard_url, timeout=180) as response:
+    url, _ = dashboard_url
+    with urllib.request.urlopen(url, timeout=180) as response:
         status, page = response.status, response.read().decode("utf-8")
 
     assert status == 200
@@ -103,7 +101,7 @@ def test_browser_picks_a_model_submits_text_and_sees_the_result(dashboard_url, t
         try:
             page = browser.new_page()
             page.set_default_timeout(180_000)
-            page.goto(dashboard_url)
+            page.goto(dashboard_url[0])
             status = page.locator(".wb-status").first
             expect(status).to_contain_text("Loaded minilm")
 
