@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -84,6 +85,31 @@ class ModelInfo:
         return rows
 
 
+def model_weight_bytes(model: torch.nn.Module) -> int:
+    """Bytes of every distinct weight tensor, quantized packed weights included."""
+    seen: dict[tuple[int, int], int] = {}
+    for tensor in model.state_dict().values():
+        if isinstance(tensor, torch.Tensor):
+            seen[(tensor.untyped_storage().data_ptr(), tensor.storage_offset())] = (
+                tensor.numel() * tensor.element_size()
+            )
+        elif isinstance(tensor, tuple):  # packed (weight, bias) of quantized linear layers
+            for part in tensor:
+                if isinstance(part, torch.Tensor):
+                    seen[(id(part), 0)] = part.numel() * part.element_size()
+    return int(sum(seen.values()))
+
+
+def model_dtype(model: torch.nn.Module) -> str:
+    """The dtype most of the model's weight bytes are stored in."""
+    sizes: dict[str, int] = {}
+    for tensor in model.state_dict().values():
+        if isinstance(tensor, torch.Tensor) and (tensor.is_floating_point() or tensor.is_quantized):
+            name = str(tensor.dtype).removeprefix("torch.")
+            sizes[name] = sizes.get(name, 0) + tensor.numel() * tensor.element_size()
+    return max(sizes, key=sizes.get) if sizes else "unknown"
+
+
 def _megabytes(count: int) -> str:
     return f"{count / 1e6:,.1f} MB"
 
@@ -125,6 +151,14 @@ class ModelRunner:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.info.name} ({self.info.params:,} params)>"
+
+    def with_model(self, model: Any, **info_changes: Any) -> ModelRunner:
+        """A runner of the same kind around another model (a variant), sharing the tokenizer."""
+        clone = copy.copy(self)
+        clone.model = model.eval()
+        changes = {"weight_bytes": model_weight_bytes(model), "dtype": model_dtype(model)}
+        clone.info = replace(self.info, **(changes | info_changes))
+        return clone
 
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Sentence embeddings; only embedding models have them."""
@@ -191,21 +225,25 @@ class EmbeddingRunner(ModelRunner):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidInputError(f"`batch_size` must be an integer >= 1, got {batch_size!r}.")
         rows = []
+        for start in range(0, len(texts), batch_size):
+            batch = self.tokenizer(
+                texts[start : start + batch_size],
+                padding=True,
+                truncation=True,
+                max_length=self.pooling.max_seq_length,
+                return_tensors="pt",
+            )
+            rows.append(self.embed_tokens(batch))
+        return torch.cat(rows).numpy()
+
+    def embed_tokens(self, batch: Any) -> torch.Tensor:
+        """Embeddings of already tokenized texts (the tokenizer's output): float32 rows."""
         with torch.inference_mode():
-            for start in range(0, len(texts), batch_size):
-                batch = self.tokenizer(
-                    texts[start : start + batch_size],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.pooling.max_seq_length,
-                    return_tensors="pt",
-                )
-                hidden = self.model(**batch).last_hidden_state
-                rows.append(_pool(hidden, batch["attention_mask"], self.pooling))
-        out = torch.cat(rows)
-        if self.pooling.normalize:
-            out = torch.nn.functional.normalize(out, p=2, dim=1)
-        return out.float().numpy()
+            hidden = self.model(**batch).last_hidden_state
+            out = _pool(hidden, batch["attention_mask"], self.pooling).float()
+            if self.pooling.normalize:
+                out = torch.nn.functional.normalize(out, p=2, dim=1)
+        return out
 
     def most_similar(self, query: str, candidates: Sequence[str]) -> list[tuple[str, float]]:
         """Candidates ranked by cosine similarity to ``query``, most similar first."""
@@ -330,6 +368,16 @@ class GenerationRunner(ModelRunner):
     ) -> tuple[dict[str, torch.Tensor], GenerationConfig]:
         inputs = self.encode_prompt(prompt)
         self.check_max_new_tokens(max_new_tokens, int(inputs["input_ids"].shape[1]))
+        return inputs, self.generation_config(max_new_tokens, do_sample, temperature, top_p)
+
+    def generation_config(
+        self,
+        max_new_tokens: int,
+        do_sample: bool = False,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+    ) -> GenerationConfig:
+        """Decoding settings: greedy unless ``do_sample``, stopping at the model's end token."""
         if do_sample and not (temperature > 0 and 0 < top_p <= 1):
             raise InvalidInputError(
                 f"Sampling needs `temperature` > 0 and 0 < `top_p` <= 1, got {temperature}, {top_p}."
@@ -338,7 +386,7 @@ class GenerationRunner(ModelRunner):
         if eos is None:
             eos = self.tokenizer.eos_token_id
         pad = self.tokenizer.pad_token_id
-        config = GenerationConfig(
+        return GenerationConfig(
             max_new_tokens=max_new_tokens,
             do_sample=do_sample,
             temperature=temperature if do_sample else None,
@@ -347,7 +395,6 @@ class GenerationRunner(ModelRunner):
             eos_token_id=eos,
             pad_token_id=pad if pad is not None else eos,
         )
-        return inputs, config
 
     def generate(
         self,
