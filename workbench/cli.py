@@ -45,7 +45,79 @@ def build_parser() -> argparse.ArgumentParser:
     trial.add_argument("--json", action="store_true", help="print JSON instead of text")
     _load_flags(trial)
     trial.set_defaults(handler=_models_try)
+
+    _bench_parser(commands)
+    _devices_parser(commands)
+    _runs_parser(commands)
     return parser
+
+
+def _bench_parser(commands: Any) -> None:
+    from workbench.bench.config import BenchConfig, MeasurePolicy
+
+    helps = {
+        f: BenchConfig.__dataclass_fields__[f].metadata.get("help", "")
+        for f in BenchConfig.__dataclass_fields__
+    }
+    policy = {
+        f: MeasurePolicy.__dataclass_fields__[f].metadata.get("help", "")
+        for f in MeasurePolicy.__dataclass_fields__
+    }
+    bench = commands.add_parser(
+        "bench", help="measure latency, throughput, memory and quality drift of a model"
+    )
+    bench.add_argument("model", help="catalog alias, folder, .gguf file or hub id")
+    bench.add_argument("--variants", default="fp32", help=f"comma-separated; {helps['variants']}")
+    bench.add_argument(
+        "--batch", default="1", help=f"comma-separated batch sizes; {helps['batch_sizes']}"
+    )
+    bench.add_argument("--seq-len", default=None, help=f"comma-separated; {helps['seq_lens']}")
+    bench.add_argument("--threads", default=None, help=f"comma-separated; {helps['threads']}")
+    bench.add_argument("--max-new-tokens", type=int, default=32, help=helps["max_new_tokens"])
+    bench.add_argument("--warmup", type=int, default=2, help=policy["warmup"])
+    bench.add_argument("--min-iters", type=int, default=10, help=policy["min_iters"])
+    bench.add_argument("--min-seconds", type=float, default=1.0, help=policy["min_seconds"])
+    bench.add_argument("--max-seconds", type=float, default=30.0, help=policy["max_seconds"])
+    bench.add_argument("--quality-items", type=int, default=8, help=helps["quality_items"])
+    bench.add_argument("--json", metavar="FILE", help="also write one JSON record per point")
+    bench.add_argument("--runs-dir", help="where runs are saved (default ./runs)")
+    bench.add_argument("--no-save", action="store_true", help="do not record a run")
+    bench.set_defaults(handler=_bench)
+
+
+def _devices_parser(commands: Any) -> None:
+    devices = commands.add_parser("devices", help="the edge and cloud device catalog")
+    verbs = devices.add_subparsers(dest="verb", required=True)
+    listing = verbs.add_parser("list", help="the device catalog as a table")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.set_defaults(handler=_devices_list)
+    project = verbs.add_parser(
+        "project", help="estimate a benchmark run's figures on other devices (roofline)"
+    )
+    project.add_argument("run_id", help="a benchmark run (see `workbench runs list`)")
+    project.add_argument("--device", action="append", help="a device name; repeat for several")
+    project.add_argument("--runs-dir", help="where runs are saved (default ./runs)")
+    project.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    project.set_defaults(handler=_devices_project)
+
+
+def _runs_parser(commands: Any) -> None:
+    runs = commands.add_parser("runs", help="saved benchmark and simulation runs")
+    verbs = runs.add_subparsers(dest="verb", required=True)
+    for verb, helptext in (
+        ("list", "all runs"),
+        ("show", "one run"),
+        ("compare", "a table across runs"),
+    ):
+        sub = verbs.add_parser(verb, help=helptext)
+        if verb == "show":
+            sub.add_argument("run_id")
+        if verb == "compare":
+            sub.add_argument("run_ids", nargs="+")
+            sub.add_argument("--table", default="points", help="which table to compare")
+        sub.add_argument("--runs-dir", help="where runs are saved (default ./runs)")
+        sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        sub.set_defaults(handler=globals()[f"_runs_{verb}"])
 
 
 def _load_flags(parser: argparse.ArgumentParser) -> None:
@@ -125,6 +197,190 @@ def _models_try(args: argparse.Namespace) -> None:
         prompt, args.max_new_tokens, on_text=lambda piece: print(piece, end="", flush=True)
     )
     print(f"\n[{result.tokens} tokens, finish: {result.finish_reason}, {result.seconds:.2f} s]")
+
+
+def _bench(args: argparse.Namespace) -> None:
+    import os
+
+    from workbench.bench.config import BenchConfig, MeasurePolicy, parse_int_list
+    from workbench.bench.runner import run_benchmark
+    from workbench.models import load_catalog
+
+    entry = load_catalog().get(args.model)
+    generation = entry is not None and entry.task == "text-generation"
+    config = BenchConfig(
+        model=args.model,
+        variants=tuple(v.strip() for v in args.variants.split(",") if v.strip()),
+        batch_sizes=parse_int_list(args.batch, "--batch"),
+        seq_lens=parse_int_list(args.seq_len or ("0" if generation else "32"), "--seq-len"),
+        threads=parse_int_list(args.threads or str(os.cpu_count() or 1), "--threads"),
+        max_new_tokens=args.max_new_tokens,
+        quality_items=args.quality_items,
+        policy=MeasurePolicy(
+            warmup=args.warmup,
+            min_iters=args.min_iters,
+            min_seconds=args.min_seconds,
+            max_seconds=args.max_seconds,
+        ),
+    )
+    if args.json:
+        _check_writable(args.json)
+    interactive = sys.stderr.isatty()
+
+    def report(row: dict[str, Any]) -> None:
+        if not interactive:
+            print(
+                f"measured {row['variant']} threads={row['threads']} batch={row['batch']} "
+                f"seq_len={row['seq_len']}: p50 {row['p50_ms']:.2f} ms",
+                file=sys.stderr,
+            )
+
+    result = run_benchmark(
+        config,
+        runs_dir=args.runs_dir,
+        save=not args.no_save,
+        progress=interactive,
+        on_point=report,
+    )
+    points = result.points
+    print(_bench_table(points).to_string(index=False))
+    if result.run_id:
+        print(f"\nsaved as run {result.run_id}")
+    if args.json:
+        from workbench.runs_io import atomic_write_text
+
+        records = [
+            {**row, "throughput": row["throughput_items_per_s"]}
+            for row in points.to_dict("records")
+        ]
+        atomic_write_text(args.json, json.dumps(_clean(records), indent=2) + "\n")
+
+
+def _bench_table(points: Any) -> Any:
+    columns = [
+        "variant",
+        "dtype",
+        "threads",
+        "batch",
+        "seq_len",
+        "p50_ms",
+        "p95_ms",
+        "throughput_items_per_s",
+        "tokens_per_s",
+        "ttft_ms",
+        "tpot_ms",
+        "peak_rss_mb",
+        "cosine_min",
+        "agreement",
+        "first_divergence_min",
+    ]
+    table = points[[c for c in columns if c in points.columns]].copy()
+    return table.round(3)
+
+
+def _check_writable(path: str) -> None:
+    from pathlib import Path
+
+    folder = Path(path).expanduser().resolve().parent
+    if not folder.is_dir():
+        from workbench.errors import InvalidInputError
+
+        raise InvalidInputError(
+            f"--json {path}: the folder {folder} does not exist; create it or choose another file."
+        )
+
+
+def _clean(value: Any) -> Any:
+    """NaN becomes null so that the JSON is standard."""
+    import math
+
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item"):
+        return _clean(value.item())
+    return value
+
+
+def _devices_list(args: argparse.Namespace) -> None:
+    from workbench.devices import devices_table
+
+    table = devices_table()
+    if args.json:
+        _print_json(_clean(table.to_dict("records")))
+    else:
+        print(table.to_string(index=False))
+
+
+def _devices_project(args: argparse.Namespace) -> None:
+    from workbench.devices import HostPeak, get_device, load_devices, project_points
+    from workbench.runs import load_run
+
+    run = load_run(args.run_id, runs_dir=args.runs_dir)
+    host = HostPeak.from_dict(run.environment["host_peak"])
+    devices = [get_device(n) for n in args.device] if args.device else list(load_devices().values())
+    table = project_points(run.table("points"), host, devices)
+    if args.json:
+        _print_json(_clean(table.to_dict("records")))
+        return
+    print(
+        f"ESTIMATES (roofline projection of run {run.id}, calibrated on the host that ran it: "
+        f"{host.fp32_gflops:.0f} GFLOP/s fp32, {host.bandwidth_gbs:.1f} GB/s)"
+    )
+    shown = [
+        "variant",
+        "batch",
+        "seq_len",
+        "device",
+        "p50_ms",
+        "projected_p50_ms",
+        "tokens_per_s",
+        "projected_tokens_per_s",
+        "bound",
+        "efficiency",
+        "fits",
+        "reason",
+    ]
+    print(table[[c for c in shown if c in table.columns]].round(3).to_string(index=False))
+
+
+def _runs_list(args: argparse.Namespace) -> None:
+    from workbench.runs import runs_table
+
+    table = runs_table(args.runs_dir)
+    if args.json:
+        _print_json(_clean(table.to_dict("records")))
+    elif table.empty:
+        print("no runs yet: `workbench bench MODEL` records one")
+    else:
+        print(table.to_string(index=False))
+
+
+def _runs_show(args: argparse.Namespace) -> None:
+    from workbench.runs import load_run
+
+    run = load_run(args.run_id, runs_dir=args.runs_dir)
+    if args.json:
+        _print_json(_clean(run.to_dict()))
+        return
+    print(f"run {run.id} ({run.kind}, {run.status}), {run.started_at} to {run.ended_at}")
+    print(f"config: {json.dumps(run.config)}")
+    for name, table in run.tables.items():
+        print(f"\n{name}:")
+        print((_bench_table(table) if name == "points" else table.head(20)).to_string(index=False))
+
+
+def _runs_compare(args: argparse.Namespace) -> None:
+    from workbench.runs import compare_runs
+
+    table = compare_runs(args.run_ids, table=args.table, runs_dir=args.runs_dir)
+    if args.json:
+        _print_json(_clean(table.to_dict("records")))
+    else:
+        print(table.round(3).to_string(index=False))
 
 
 def _print_json(value: Any) -> None:

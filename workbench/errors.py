@@ -41,3 +41,34 @@ def describe(exc: BaseException) -> str:
         "uses; run the same step with the CLI's --debug flag (or in a notebook cell) for the full "
         "traceback, and report it."
     )
+
+
+class RunsDirError(WorkbenchError):
+    """A runs directory that cannot hold runs: a file, under a file, or not writable."""
+
+
+class RunNotFoundError(WorkbenchError, LookupError):
+    """A run id (or id prefix) that names no run in the runs directory."""
+
+
+class AmbiguousRunIdError(RunNotFoundError):
+    """A run id prefix that matches more than one run."""
+
+
+class CorruptRunError(WorkbenchError):
+    """A run folder whose ``run.json`` or table files cannot be read back as they were written.
+
+    ``reason`` is the short form for lists: the file's name and what is wrong with it.
+    """
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+
+class TableNotFoundError(WorkbenchError, LookupError):
+    """A result table that a run does not have."""
+
+
+class DeviceNotFoundError(WorkbenchError, LookupError):
+    """A device name that is not in the device catalog (``data/devices.csv``)."""

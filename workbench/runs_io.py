@@ -7,13 +7,24 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+def atomic_write_text(path: Path, text: str, *, newline: str | None = None) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename.
+
+    Parameters
+    ----------
+    path
+        The file to create or replace; its folder is created when missing.
+    text
+        The whole new content.
+    newline
+        As for :func:`open`: ``None`` translates ``"\\n"`` to the platform's line ending, ``""``
+        writes the text exactly as given (what CSV text with quoted line breaks needs).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
