@@ -9,6 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8866
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
+export WORKBENCH_RUNS_DIR ?= $(CURDIR)/runs
 
 .PHONY: install dashboard lab test lint bench clean
 

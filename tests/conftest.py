@@ -16,6 +16,7 @@ _SESSION_DIR = Path(tempfile.mkdtemp(prefix="workbench-tests-"))
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HOME"] = str(_SESSION_DIR / "hf-home")
 os.environ["WORKBENCH_CACHE_DIR"] = str(_SESSION_DIR / "workbench-cache")
+os.environ["WORKBENCH_RUNS_DIR"] = str(_SESSION_DIR / "runs")  # never the repository's ./runs
 os.environ["TRANSFORMERS_NO_ADVISORY_WARNINGS"] = "1"
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

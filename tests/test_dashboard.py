@@ -89,10 +89,12 @@ def test_dashboard_renders_widgets_without_errors_or_code(dashboard_url):
 
 @pytest.mark.browser
 def test_browser_picks_a_model_submits_text_and_sees_the_result(dashboard_url, tmp_path):
-    """In Chromium: embed a sentence with minilm, then load smollm2-135m and ask it a question."""
+    """In Chromium: embed with minilm, ask smollm2-135m a question, then benchmark tiny-bert."""
     if CHROMIUM is None:
         pytest.fail("chromium is not installed: run `apt-get install chromium` (.ci/run does)")
     from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=180_000)  # a 2-core machine under load streams slowly
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -121,5 +123,13 @@ def test_browser_picks_a_model_submits_text_and_sees_the_result(dashboard_url, t
             expect(page.locator(".wb-result").first).to_contain_text("Paris")
             expect(page.locator(".wb-error")).to_have_count(0)
             page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+
+            page.get_by_role("tab", name="Benchmark").click()
+            page.locator("select:visible").first.select_option("tiny-bert")
+            page.get_by_role("button", name="Measure").click()
+            expect(page.locator(".wb-status:visible").first).to_contain_text("Done: 6 points")
+            expect(page.locator("img:visible")).to_have_count(3)
+            expect(page.locator(".wb-error")).to_have_count(0)
+            page.screenshot(path=str(tmp_path / "benchmark.png"), full_page=True)
         finally:
             browser.close()

@@ -10,7 +10,7 @@ from nbclient import NotebookClient
 
 pytestmark = pytest.mark.integration
 
-NOTEBOOKS = ["01_open_models.ipynb", "dashboard.ipynb"]
+NOTEBOOKS = ["01_open_models.ipynb", "02_local_benchmark.ipynb", "dashboard.ipynb"]
 
 
 def _text_outputs(notebook) -> str:
@@ -54,3 +54,6 @@ def test_notebook_executes_top_to_bottom(repo_root, name, smollm2):
         assert "allow_pickle=True" in text  # the pickle refusal is shown, then the opt-in works
         assert "1011360" in text
         assert "Did you mean 'minilm'" in text
+    if name == "02_local_benchmark.ipynb":
+        text = _text_outputs(notebook)
+        assert "cosine_min" in text and "tpot_ms" in text and "projected_tokens_per_s" in text

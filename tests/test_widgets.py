@@ -97,3 +97,76 @@ def test_core_never_imports_widget_libraries():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _quick(panel):
+    """Smallest honest settings: two calls per point."""
+    panel.min_iters.value = 2
+    panel.min_seconds.value = 0.0
+    return panel
+
+
+def test_benchmark_panel_measures_plots_and_saves_a_run():
+    """Measure fills the table, the three charts and the drift table, and saves a run."""
+    from widgets import BenchmarkPanel
+    from workbench.runs import load_run
+
+    panel = _quick(BenchmarkPanel(default_model="tiny-bert"))
+    panel.variants.value = ("fp32", "int8")
+    panel.batch_sizes.value = "1,2"
+    panel.seq_lens.value = "8"
+
+    panel.run_button.click()
+
+    assert ERROR_CLASS not in panel.status.value
+    assert panel.table.value.count("<tr>") == 1 + 4  # header + one row per point
+    assert panel.drift.value.count("<tr>") == 1 + 2  # header + one row per variant
+    for image in (panel.latency_plot, panel.throughput_plot, panel.device_plot):
+        assert bytes(image.value).startswith(b"\x89PNG")
+    run = load_run(panel.result.run_id)
+    assert len(run.table("points")) == 4
+
+
+def test_benchmark_panel_offers_the_variants_of_the_models_task():
+    """A generation model adds static-cache and measures prompts as written."""
+    from widgets import BenchmarkPanel
+
+    panel = BenchmarkPanel(default_model="tiny-bert")
+    assert "static-cache" not in panel.variants.options
+
+    panel.model.value = "tiny-llama"
+
+    assert "static-cache" in panel.variants.options
+    assert panel.seq_lens.value == "0"
+
+
+def test_benchmark_panel_shows_bad_sizes_as_an_error():
+    """A batch size of 0, or text that is not numbers, is explained in the panel."""
+    from widgets import BenchmarkPanel
+
+    panel = _quick(BenchmarkPanel(default_model="tiny-bert"))
+    panel.batch_sizes.value = "0"
+    panel.run()
+    assert ERROR_CLASS in panel.status.value
+    assert "batch_sizes" in panel.status.value
+
+    panel.batch_sizes.value = "one,two"
+    panel.run()
+    assert "Batch sizes" in panel.status.value
+    assert not panel.run_button.disabled
+
+
+def test_benchmark_panel_streams_points_as_they_finish():
+    """The results table updates after every point, before the sweep ends."""
+    from widgets import BenchmarkPanel
+
+    panel = _quick(BenchmarkPanel(default_model="tiny-bert"))
+    panel.variants.value = ("fp32",)
+    panel.batch_sizes.value = "1,2,4"
+    panel.seq_lens.value = "8"
+    updates: list[str] = []
+    panel.table.observe(lambda change: updates.append(change["new"]), names="value")
+
+    panel.run()
+
+    assert [u.count("<tr>") for u in updates[:3]] == [2, 3, 4]

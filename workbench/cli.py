@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -405,7 +404,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _print_error(message: str) -> None:
-    print(textwrap.fill(f"error: {message}", width=100), file=sys.stderr)
+    # One line: the terminal wraps it, and paths and run ids stay whole for copying.
+    print(f"error: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -293,9 +293,14 @@ class _StopWhenSet(StoppingCriteria):
 
 
 class GenerationRunner(ModelRunner):
-    """Text generation, greedy unless asked to sample, with token streaming."""
+    """Text generation, greedy unless asked to sample, with token streaming.
+
+    ``generate_options`` are extra arguments to ``model.generate`` that a variant may set
+    (a static KV cache, say); they apply to every call.
+    """
 
     task = "text-generation"
+    generate_options: ClassVar[dict[str, Any]] = {}
 
     def encode_prompt(self, prompt: str | Messages) -> dict[str, torch.Tensor]:
         """Token ids for a plain prompt, or for chat messages through the chat template.
@@ -486,7 +491,11 @@ class GenerationRunner(ModelRunner):
             if seed is not None:
                 torch.manual_seed(seed)
             return self.model.generate(
-                **inputs, generation_config=config, streamer=streamer, stopping_criteria=criteria
+                **inputs,
+                generation_config=config,
+                streamer=streamer,
+                stopping_criteria=criteria,
+                **self.generate_options,
             )
 
     def _result(

@@ -24,7 +24,15 @@ class Int8(Variant):
     help = "int8 dynamic quantization of every linear layer"
 
     def apply(self, runner: ModelRunner) -> ModelRunner:
-        return runner.with_model(quantize_linears(runner.model), dtype="int8")
+        # An output layer tied to the input embedding stays shared (and fp32): a quantized copy
+        # would store that matrix twice.
+        tied = runner.model.get_input_embeddings().weight
+        names = {
+            name
+            for name, module in runner.model.named_modules()
+            if isinstance(module, torch.nn.Linear) and module.weight is not tied
+        }
+        return runner.with_model(quantize_linears(runner.model, names), dtype="int8")
 
 
 class Int8Mlp(Variant):

@@ -14,7 +14,9 @@ class StaticCache(Variant):
     tasks = ("text-generation",)
 
     def apply(self, runner: ModelRunner) -> ModelRunner:
-        return runner
+        clone = runner.with_model(runner.model)
+        clone.generate_options = self.generate_kwargs()  # quality drift decodes this way too
+        return clone
 
     def generate_kwargs(self) -> dict[str, Any]:
         return {"cache_implementation": "static"}
