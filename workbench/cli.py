@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,7 +49,31 @@ def build_parser() -> argparse.ArgumentParser:
     _bench_parser(commands)
     _devices_parser(commands)
     _runs_parser(commands)
+    from workbench.cloud.cli import add_parser as add_cloud_parsers
+    from workbench.cost.cli import add_parser as add_cost_parsers
+
+    add_cloud_parsers(commands)
+    add_cost_parsers(commands)
+    _hybrid_parser(commands)
     return parser
+
+
+def _hybrid_parser(commands: Any) -> None:
+    hybrid = commands.add_parser("hybrid", help="simulate local serving with overflow to the cloud")
+    verbs = hybrid.add_subparsers(dest="verb", required=True)
+    simulate = verbs.add_parser("simulate", help="every routing policy on a scenario's workload")
+    simulate.add_argument("scenario", help="a scenario TOML file or a shipped scenario's name")
+    simulate.add_argument("--requests", type=int, default=20_000, help="requests to simulate")
+    simulate.add_argument("--workers", type=int, default=1, help="local workers (default 1)")
+    simulate.add_argument("--region", default="same-region", help="network preset to the cloud")
+    simulate.add_argument("--cloud-option", help="the scenario option to overflow to")
+    simulate.add_argument(
+        "--cloud-ms-per-token", type=float, default=10.0, help="assumed cloud time per output token"
+    )
+    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--runs-dir", help="where runs are saved (default ./runs)")
+    simulate.add_argument("--json", metavar="FILE", help="also write one JSON record per policy")
+    simulate.set_defaults(handler=_hybrid_simulate)
 
 
 def _bench_parser(commands: Any) -> None:
@@ -346,6 +371,34 @@ def _devices_project(args: argparse.Namespace) -> None:
     print(table[[c for c in shown if c in table.columns]].round(3).to_string(index=False))
 
 
+def _hybrid_simulate(args: argparse.Namespace) -> None:
+    from workbench.hybrid.scenario import setup_from_scenario, simulate_scenario
+
+    if args.json:
+        _check_writable(args.json)
+    setup = setup_from_scenario(
+        args.scenario,
+        args.runs_dir,
+        requests=args.requests,
+        workers=args.workers,
+        region=args.region,
+        cloud_option=args.cloud_option,
+        cloud_ms_per_output_token=args.cloud_ms_per_token,
+    )
+    table = simulate_scenario(setup, seed=args.seed)
+    for note in setup.notes:
+        print(note)
+    shown = [
+        "policy", "p50_ms", "p95_ms", "p99_ms", "goodput_share", "offloaded_share",
+        "local_utilization", "monthly_cost", "pareto",
+    ]  # fmt: skip
+    print(table[[c for c in shown if c in table.columns]].round(4).to_string(index=False))
+    if args.json:
+        from workbench.runs_io import atomic_write_text
+
+        atomic_write_text(args.json, json.dumps(_clean(table.to_dict("records")), indent=2) + "\n")
+
+
 def _runs_list(args: argparse.Namespace) -> None:
     from workbench.runs import runs_table
 
@@ -390,6 +443,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0, or 2 on any error)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The commands print their own one-line warnings (stale prices); Python's copies are noise.
+    warnings.filterwarnings("ignore", message=r"price row .* days old")
     try:
         args.handler(args)
     except KeyboardInterrupt:

@@ -1,0 +1,39 @@
+"""Cloud endpoints: measure OpenAI-compatible APIs, and a loopback cloud to measure offline.
+
+* :mod:`workbench.cloud.network`: region presets (fiber floor + gamma extra delay).
+* :mod:`workbench.cloud.server`: the loopback cloud (``LoopbackCloud``, ``serve``).
+* :mod:`workbench.cloud.client`: one measured request (``EndpointClient``).
+* :mod:`workbench.cloud.loadgen`: closed/open-loop load tests saved as runs
+  (``run_endpoint_benchmark``).
+
+aiohttp is imported only when a server or client is started, so importing this package is quick.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "CloudBenchConfig": "workbench.cloud.loadgen",
+    "EndpointBenchResult": "workbench.cloud.loadgen",
+    "EndpointClient": "workbench.cloud.client",
+    "EndpointConfig": "workbench.cloud.client",
+    "EndpointError": "workbench.cloud.client",
+    "LoopbackCloud": "workbench.cloud.server",
+    "NetworkProfile": "workbench.cloud.network",
+    "ServiceProfile": "workbench.cloud.server",
+    "check_endpoint": "workbench.cloud.client",
+    "get_network_profile": "workbench.cloud.network",
+    "load_network_profiles": "workbench.cloud.network",
+    "run_endpoint_benchmark": "workbench.cloud.loadgen",
+    "serve": "workbench.cloud.server",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'workbench.cloud' has no attribute {name!r}")

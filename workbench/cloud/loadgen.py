@@ -1,0 +1,631 @@
+"""Load generation against an endpoint: closed or open loop, retries, goodput, saved as a run.
+
+* **Closed loop** (``users=N``): N simulated users, each sending its next request when the
+  previous one has finished (including its retries). Throughput adapts to the server.
+* **Open loop** (``rate_rps=R``): requests arrive on a schedule that does not wait for answers,
+  with gamma-distributed gaps of mean ``1/R`` and coefficient of variation ``burstiness_cv``
+  (1: Poisson arrivals; above 1: bursty; 0: evenly spaced).
+
+Both stop at ``max_requests`` or ``max_seconds``, whichever comes first: no request and no retry
+starts after ``max_seconds``; requests already under way may run on for at most ``timeout_s``.
+A request that fails with a retryable error (429, 5xx, timeout, dropped connection) is sent
+again, up to ``retries`` times, after an exponential back-off with full jitter
+(a uniform draw in ``[0, min(backoff_max_s, backoff_base_s * 2**n)]``), or after the server's
+``Retry-After`` when that is longer.
+
+Latency, TTFT and goodput are measured from when the request was first sent, so retries and
+back-off waits count: they are what a user waits. Goodput is the share of all requests that
+succeeded within ``slo_ms``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from workbench.bench.stats import LatencyStats
+from workbench.cloud.client import (
+    ERROR_KINDS,
+    RETRYABLE,
+    Attempt,
+    EndpointClient,
+    EndpointConfig,
+    EndpointError,
+)
+from workbench.errors import InvalidInputError
+
+T = TypeVar("T")
+MODES = ("closed", "open")
+
+
+def _help(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
+@dataclass(frozen=True)
+class CloudBenchConfig:
+    """A load test of one endpoint: who calls, how often, for how long, and what counts as good."""
+
+    endpoint: EndpointConfig = field(metadata=_help("the endpoint and the request to send"))
+    users: int = field(default=1, metadata=_help("closed loop: concurrent users"))
+    rate_rps: float | None = field(
+        default=None, metadata=_help("open loop: mean arrivals per second (replaces users)")
+    )
+    burstiness_cv: float = field(
+        default=1.0,
+        metadata=_help(
+            "open loop: coefficient of variation of gaps (1 Poisson, >1 bursty, 0 even)"
+        ),
+    )
+    max_requests: int = field(default=20, metadata=_help("stop after this many requests"))
+    max_seconds: float = field(default=60.0, metadata=_help("start no request after this time"))
+    retries: int = field(default=2, metadata=_help("extra tries on 429, 5xx, timeouts, drops"))
+    backoff_base_s: float = field(default=0.5, metadata=_help("first back-off ceiling, seconds"))
+    backoff_max_s: float = field(default=8.0, metadata=_help("largest back-off ceiling, seconds"))
+    slo_ms: float = field(default=2000.0, metadata=_help("latency objective for goodput, ms"))
+    max_connections: int = field(default=100, metadata=_help("connections open at once"))
+    seed: int = field(default=0, metadata=_help("seed of arrivals and back-off jitter"))
+    label: str = field(default="", metadata=_help("free text naming the run"))
+
+    def __post_init__(self) -> None:
+        if isinstance(self.endpoint, dict):
+            object.__setattr__(self, "endpoint", EndpointConfig.from_dict(self.endpoint))
+        if not isinstance(self.endpoint, EndpointConfig):
+            raise InvalidInputError("`endpoint` must be an EndpointConfig.")
+        for name, minimum in (("users", 1), ("max_requests", 1), ("retries", 0)):
+            _whole(self, name, minimum)
+        _whole(self, "max_connections", 1)
+        _whole(self, "seed", 0)
+        if self.rate_rps is not None:
+            _number(self, "rate_rps", exclusive=True)
+        _number(self, "burstiness_cv")
+        _number(self, "max_seconds", exclusive=True)
+        _number(self, "backoff_base_s", exclusive=True)
+        _number(self, "backoff_max_s", exclusive=True)
+        _number(self, "slo_ms", exclusive=True)
+        if not isinstance(self.label, str):
+            raise InvalidInputError(f"`label` must be text, got {self.label!r}.")
+
+    @property
+    def mode(self) -> str:
+        """``"open"`` when ``rate_rps`` is set, else ``"closed"``."""
+        return "open" if self.rate_rps is not None else "closed"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, the endpoint nested."""
+        data = asdict(self)
+        data["mode"] = self.mode
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CloudBenchConfig:
+        """The inverse of :meth:`to_dict`; unknown keys are ignored."""
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        values["endpoint"] = EndpointConfig.from_dict(values["endpoint"])
+        return cls(**values)
+
+
+def _whole(obj: Any, name: str, minimum: int) -> None:
+    value = getattr(obj, name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidInputError(f"`{name}` must be a whole number >= {minimum}, got {value!r}.")
+
+
+def _number(obj: Any, name: str, *, exclusive: bool = False) -> None:
+    value = getattr(obj, name)
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float))
+        and math.isfinite(value)
+        and (value > 0 if exclusive else value >= 0)
+    )
+    if not ok:
+        raise InvalidInputError(
+            f"`{name}` must be a number {'> 0' if exclusive else '>= 0'}, got {value!r}."
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure pieces
+
+
+def arrival_offsets(
+    rate_rps: float, cv: float, max_requests: int, max_seconds: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Open-loop send times in seconds from the start, within ``max_seconds``.
+
+    Gaps are gamma-distributed with mean ``1 / rate_rps`` and coefficient of variation ``cv``
+    (shape ``1 / cv**2``); ``cv = 1`` gives Poisson arrivals, ``cv = 0`` a fixed spacing. The first
+    request goes after the first gap.
+    """
+    mean = 1.0 / rate_rps
+    if cv == 0:
+        gaps = np.full(max_requests, mean)
+    else:
+        shape = 1.0 / cv**2
+        gaps = rng.gamma(shape, mean / shape, size=max_requests)
+    times = np.cumsum(gaps)
+    return times[times <= max_seconds]
+
+
+def backoff_seconds(
+    retry: int,
+    base_s: float,
+    cap_s: float,
+    rng: np.random.Generator,
+    retry_after_s: float | None = None,
+) -> float:
+    """The wait before retry number ``retry`` (0 for the first): full jitter, or Retry-After.
+
+    Full jitter draws uniformly in ``[0, min(cap_s, base_s * 2**retry)]``; a ``Retry-After``
+    from the server is a floor, since asking again sooner only earns another refusal.
+    """
+    ceiling = min(cap_s, base_s * 2.0**retry)
+    wait = float(rng.uniform(0.0, ceiling))
+    if retry_after_s is not None:
+        wait = max(wait, retry_after_s)
+    return wait
+
+
+def goodput(ok: pd.Series, latency_ms: pd.Series, slo_ms: float) -> float:
+    """Share of requests that succeeded within ``slo_ms`` (NaN when there were none)."""
+    if len(ok) == 0:
+        return math.nan
+    return float((ok.astype(bool) & (latency_ms <= slo_ms)).mean())
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+@dataclass
+class _Recorder:
+    """Collects requests and attempts as they finish, with times relative to the start."""
+
+    config: CloudBenchConfig
+    start: float
+    deadline: float
+    rng: np.random.Generator
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+    def ms(self, moment: float) -> float:
+        return (moment - self.start) * 1000.0
+
+
+async def _one_request(
+    client: EndpointClient,
+    rec: _Recorder,
+    request_id: int,
+    user: int,
+    scheduled_at: float | None,
+) -> None:
+    config = rec.config
+    tries: list[Attempt] = []
+    waits: list[float] = []
+    note = ""
+    while True:
+        attempt = await client.request()
+        tries.append(attempt)
+        if attempt.ok or attempt.error_kind not in RETRYABLE:
+            break
+        if len(tries) > config.retries:
+            note = f" (gave up after {len(tries)} tries)" if len(tries) > 1 else ""
+            break
+        wait = backoff_seconds(
+            len(tries) - 1,
+            config.backoff_base_s,
+            config.backoff_max_s,
+            rec.rng,
+            attempt.retry_after_s,
+        )
+        if time.perf_counter() + wait > rec.deadline:
+            note = " (no retry: it would start after max_seconds)"
+            break
+        waits.append(wait)
+        await asyncio.sleep(wait)
+    for number, attempt in enumerate(tries):
+        rec.attempts.append(
+            {
+                "request_id": request_id,
+                "attempt": number,
+                "start_ms": rec.ms(attempt.started_at),
+                "ok": attempt.ok,
+                "status": attempt.status,
+                "error_kind": attempt.error_kind,
+                "retry_after_s": _nan(attempt.retry_after_s),
+                "wait_after_ms": waits[number] * 1000.0 if number < len(waits) else math.nan,
+                "latency_ms": attempt.latency_ms,
+                "new_connection": attempt.new_connection,
+                "connect_ms": attempt.connect_ms,
+            }
+        )
+    first, last = tries[0], tries[-1]
+    latency_ms = (last.ended_at - first.started_at) * 1000.0
+    rec.requests.append(
+        {
+            "request_id": request_id,
+            "user": user,
+            "scheduled_ms": rec.ms(scheduled_at) if scheduled_at is not None else math.nan,
+            "start_ms": rec.ms(first.started_at),
+            "start_lag_ms": (first.started_at - scheduled_at) * 1000.0
+            if scheduled_at is not None
+            else math.nan,
+            "ok": last.ok,
+            "met_slo": bool(last.ok and latency_ms <= config.slo_ms),
+            "status": last.status,
+            "error_kind": last.error_kind,
+            "error": last.error + note if last.error else "",
+            "attempts": len(tries),
+            "retries": len(tries) - 1,
+            "retry_wait_ms": sum(waits) * 1000.0,
+            "http_429_count": sum(a.error_kind == "http_429" for a in tries),
+            "new_connection": last.new_connection,
+            "connect_ms": last.connect_ms,
+            "ttft_ms": (last.ttft_at - first.started_at) * 1000.0 if last.ok else math.nan,
+            "tpot_ms": last.tpot_ms,
+            "latency_ms": latency_ms,
+            "last_attempt_ms": last.latency_ms,
+            "output_tokens": last.output_tokens if last.ok else None,
+            "prompt_tokens": last.prompt_tokens,
+            "tokens_source": last.tokens_source,
+            "chunks": last.chunks,
+        }
+    )
+
+
+def _nan(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+async def _closed_loop(client: EndpointClient, rec: _Recorder) -> None:
+    issued = 0
+
+    async def user(index: int) -> None:
+        nonlocal issued
+        while issued < rec.config.max_requests and time.perf_counter() < rec.deadline:
+            request_id = issued
+            issued += 1
+            await _one_request(client, rec, request_id, index, None)
+
+    await asyncio.gather(*(user(i) for i in range(rec.config.users)))
+
+
+async def _open_loop(client: EndpointClient, rec: _Recorder) -> None:
+    config = rec.config
+    offsets = arrival_offsets(
+        config.rate_rps, config.burstiness_cv, config.max_requests, config.max_seconds, rec.rng
+    )
+    tasks = []
+    for request_id, offset in enumerate(offsets):
+        due = rec.start + float(offset)
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if time.perf_counter() >= rec.deadline:
+            break
+        tasks.append(asyncio.create_task(_one_request(client, rec, request_id, -1, due)))
+    await asyncio.gather(*tasks)
+
+
+async def run_load(config: CloudBenchConfig) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """Run the load test; returns (requests, attempts, duration in seconds)."""
+    async with EndpointClient(config.endpoint, max_connections=config.max_connections) as client:
+        start = time.perf_counter()
+        rec = _Recorder(
+            config=config,
+            start=start,
+            deadline=start + config.max_seconds,
+            rng=np.random.default_rng(config.seed),
+        )
+        if config.mode == "open":
+            await _open_loop(client, rec)
+        else:
+            await _closed_loop(client, rec)
+        duration = time.perf_counter() - start
+    requests = _requests_frame(rec.requests)
+    attempts = _attempts_frame(rec.attempts)
+    return requests, attempts, duration
+
+
+_REQUEST_COLUMNS = {
+    "request_id": "int64",
+    "user": "int64",
+    "scheduled_ms": "float64",
+    "start_ms": "float64",
+    "start_lag_ms": "float64",
+    "ok": "bool",
+    "met_slo": "bool",
+    "status": "int64",
+    "error_kind": "str",
+    "error": "str",
+    "attempts": "int64",
+    "retries": "int64",
+    "retry_wait_ms": "float64",
+    "http_429_count": "int64",
+    "new_connection": "boolean",
+    "connect_ms": "float64",
+    "ttft_ms": "float64",
+    "tpot_ms": "float64",
+    "latency_ms": "float64",
+    "last_attempt_ms": "float64",
+    "output_tokens": "Int64",
+    "prompt_tokens": "Int64",
+    "tokens_source": "str",
+    "chunks": "int64",
+}
+_ATTEMPT_COLUMNS = {
+    "request_id": "int64",
+    "attempt": "int64",
+    "start_ms": "float64",
+    "ok": "bool",
+    "status": "int64",
+    "error_kind": "str",
+    "retry_after_s": "float64",
+    "wait_after_ms": "float64",
+    "latency_ms": "float64",
+    "new_connection": "boolean",
+    "connect_ms": "float64",
+}
+
+
+def _typed(rows: list[dict[str, Any]], columns: dict[str, str]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(columns))
+    for name, dtype in columns.items():
+        frame[name] = frame[name].astype(object if dtype == "str" else dtype)
+        if dtype == "str":
+            frame[name] = frame[name].fillna("").astype(str)
+    return frame
+
+
+def _requests_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = _typed(rows, _REQUEST_COLUMNS)
+    return frame.sort_values("request_id", kind="stable").reset_index(drop=True)
+
+
+def _attempts_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = _typed(rows, _ATTEMPT_COLUMNS)
+    return frame.sort_values(["request_id", "attempt"], kind="stable").reset_index(drop=True)
+
+
+def summarise_requests(
+    requests: pd.DataFrame,
+    attempts: pd.DataFrame,
+    config: CloudBenchConfig,
+    duration_s: float,
+) -> dict[str, Any]:
+    """The one-row summary (the ``points`` table), with column names the local bench uses.
+
+    ``p50_ms``, ``p95_ms`` ... describe the end-to-end latency of successful requests;
+    ``ttft_ms`` and ``tpot_ms`` are means over successful requests (as in local bench runs);
+    ``tokens_per_s`` is output tokens of successful requests per second of the whole run.
+    """
+    endpoint = config.endpoint
+    ok = requests[requests["ok"]]
+    row: dict[str, Any] = {
+        "model": endpoint.model,
+        "api": endpoint.api,
+        "stream": endpoint.stream,
+        "mode": config.mode,
+        "users": config.users if config.mode == "closed" else 0,
+        "rate_rps": _nan(config.rate_rps),
+        "burstiness_cv": config.burstiness_cv if config.mode == "open" else math.nan,
+        "max_new_tokens": endpoint.max_new_tokens,
+        "requests": len(requests),
+        "ok": len(ok),
+        "failed": len(requests) - len(ok),
+        "duration_s": duration_s,
+        "requests_per_s": len(requests) / duration_s if duration_s > 0 else math.nan,
+        "throughput_items_per_s": len(ok) / duration_s if duration_s > 0 else math.nan,
+    }
+    if len(ok):
+        stats = LatencyStats.from_samples(ok["latency_ms"].to_numpy() / 1000.0, seed=config.seed)
+        row.update(stats.to_dict())
+    else:
+        row.update(dict.fromkeys(LatencyStats.__dataclass_fields__, math.nan))
+        row["count"] = 0
+    tokens = ok["output_tokens"].astype("float64")
+    row.update(
+        {
+            "ttft_ms": _mean(ok["ttft_ms"]),
+            "ttft_p50_ms": _percentile(ok["ttft_ms"], 50),
+            "ttft_p95_ms": _percentile(ok["ttft_ms"], 95),
+            "tpot_ms": _mean(ok["tpot_ms"]),
+            "output_tokens": _mean(tokens),
+            "tokens_per_s": float(tokens.sum()) / duration_s if duration_s > 0 else math.nan,
+            "tokens_from_usage": bool(len(ok)) and bool((ok["tokens_source"] == "usage").all()),
+            "slo_ms": config.slo_ms,
+            "goodput": goodput(requests["ok"], requests["latency_ms"], config.slo_ms),
+            "retries": int(requests["retries"].sum()),
+            "http_429_responses": int((attempts["error_kind"] == "http_429").sum()),
+            "new_connections": int(attempts["new_connection"].fillna(False).astype(bool).sum()),
+            "connect_ms": _mean(
+                attempts.loc[attempts["new_connection"].fillna(False).astype(bool), "connect_ms"]
+            ),
+        }
+    )
+    for kind in ERROR_KINDS:
+        row[f"errors_{kind}"] = int((requests["error_kind"] == kind).sum())
+    return row
+
+
+def _mean(values: pd.Series) -> float:
+    clean = values.astype("float64").dropna()
+    return float(clean.mean()) if len(clean) else math.nan
+
+
+def _percentile(values: pd.Series, q: float) -> float:
+    clean = values.astype("float64").dropna()
+    return float(np.percentile(clean, q)) if len(clean) else math.nan
+
+
+@dataclass
+class EndpointBenchResult:
+    """A finished load test: one row per request, per attempt, and the one-row summary."""
+
+    config: CloudBenchConfig
+    requests: pd.DataFrame
+    attempts: pd.DataFrame
+    points: pd.DataFrame
+    run_id: str | None = None
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """The summary row as a dict."""
+        return self.points.iloc[0].to_dict()
+
+    def errors(self) -> dict[str, int]:
+        """Failed requests by error kind (kinds with none left out)."""
+        counts = self.requests.loc[~self.requests["ok"], "error_kind"].value_counts()
+        return {str(k): int(v) for k, v in counts.items()}
+
+    def to_frame(self) -> pd.DataFrame:
+        """The tidy per-request table."""
+        return self.requests
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, JSON-ready."""
+        return {
+            "config": self.config.to_dict(),
+            "requests": self.requests.to_dict(orient="records"),
+            "attempts": self.attempts.to_dict(orient="records"),
+            "points": self.points.to_dict(orient="records"),
+            "run_id": self.run_id,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EndpointBenchResult:
+        """The inverse of :meth:`to_dict`."""
+        return cls(
+            config=CloudBenchConfig.from_dict(data["config"]),
+            requests=_typed(data["requests"], _REQUEST_COLUMNS),
+            attempts=_typed(data["attempts"], _ATTEMPT_COLUMNS),
+            points=pd.DataFrame.from_records(data["points"]),
+            run_id=data.get("run_id"),
+        )
+
+    def raise_if_all_failed(self) -> None:
+        """Raise the first request's error when not one request succeeded.
+
+        Raises
+        ------
+        EndpointError
+            (or its unreachable/auth kinds) with the message that names the URL or the key's
+            environment variable.
+        """
+        if len(self.requests) and not self.requests["ok"].any():
+            first = self.requests.iloc[0]
+            attempt = Attempt(ok=False, error_kind=first["error_kind"], error=first["error"])
+            error = attempt.to_error()
+            raise type(error)(
+                f"All {len(self.requests)} requests failed. The first: {first['error']}"
+            )
+
+
+def run_endpoint_benchmark(
+    config: CloudBenchConfig,
+    runs_dir: str | Path | None = None,
+    save: bool = True,
+) -> EndpointBenchResult:
+    """Load-test an endpoint and, with ``save``, record a run of kind ``"cloud"``.
+
+    The run has tables ``requests`` (one row per request), ``attempts`` (one row per HTTP try)
+    and ``points`` (one summary row with ``p50_ms``, ``p95_ms``, ``p99_ms``, ``ttft_ms``,
+    ``tpot_ms``, ``tokens_per_s``, ``goodput`` and error counts), comparable with local
+    ``bench`` runs through :func:`workbench.runs.compare_runs`.
+
+    Failed requests are rows, never exceptions; see :meth:`EndpointBenchResult.raise_if_all_failed`.
+    Works from plain scripts and from a running event loop (a notebook) alike.
+
+    Raises
+    ------
+    MissingApiKeyError
+        Before any request, when ``api_key_env`` names an unset variable.
+    RunsDirError
+        Before any request, when the runs directory cannot be written.
+    """
+    from workbench import runs
+    from workbench.cloud.client import read_api_key
+
+    read_api_key(config.endpoint.api_key_env)
+    if save:
+        runs.check_runs_dir(runs_dir)
+    requests, attempts, duration = run_sync(lambda: run_load(config))
+    points = pd.DataFrame([summarise_requests(requests, attempts, config, duration)])
+    run_id = None
+    if save:
+        label = config.label or config.endpoint.model
+        with runs.start_run(
+            "cloud", config.to_dict(), seed=config.seed, label=label, runs_dir=runs_dir
+        ) as run:
+            run.add_table("points", points)
+            run.add_table("requests", requests)
+            run.add_table("attempts", attempts)
+            row = points.iloc[0]
+            run.set_summary(
+                **{
+                    k: _json_value(row[k])
+                    for k in ("requests", "ok", "failed", "p50_ms", "p95_ms", "ttft_ms", "goodput")
+                }
+            )
+            run_id = run.id
+    return EndpointBenchResult(config, requests, attempts, points, run_id)
+
+
+def _json_value(value: Any) -> Any:
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def run_sync(factory: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine to completion from synchronous code, even inside a running event loop.
+
+    In a notebook a loop is already running in this thread, so the coroutine runs in a fresh
+    loop on a helper thread and this call waits for it.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(factory())
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["value"] = asyncio.run(factory())
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=work, name="workbench-cloud-client", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+__all__ = [
+    "MODES",
+    "CloudBenchConfig",
+    "EndpointBenchResult",
+    "EndpointError",
+    "arrival_offsets",
+    "backoff_seconds",
+    "goodput",
+    "run_endpoint_benchmark",
+    "run_load",
+    "run_sync",
+    "summarise_requests",
+]
