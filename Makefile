@@ -45,6 +45,9 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_load.py
+	$(BIN)/python bench/bench_harness.py
+	$(BIN)/python bench/bench_minilm.py
+	$(BIN)/python bench/bench_smollm2.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -315,15 +315,13 @@ def _measure_generation(
     }
     generation = runner.generation_config(new)
     generation.min_new_tokens = new  # every call produces the same number of tokens
-    extra = variant.generate_kwargs()
+    generation.update(**variant.generate_kwargs())
 
     def call() -> dict[str, Any]:
         clock = _TokenClock()
         began = time.perf_counter()
         with torch.inference_mode():
-            out = runner.model.generate(
-                **inputs, generation_config=generation, streamer=clock, **extra
-            )
+            out = runner.model.generate(**inputs, generation_config=generation, streamer=clock)
         ended = time.perf_counter()
         tokens = int(out.shape[1] - ids.shape[1])
         ttft = clock.times[0] - began if clock.times else math.nan

@@ -490,12 +490,11 @@ class GenerationRunner(ModelRunner):
         with torch.random.fork_rng(devices=[]), torch.inference_mode():
             if seed is not None:
                 torch.manual_seed(seed)
+            if self.generate_options:  # settings a variant adds belong in the config itself
+                config = copy.deepcopy(config)
+                config.update(**self.generate_options)
             return self.model.generate(
-                **inputs,
-                generation_config=config,
-                streamer=streamer,
-                stopping_criteria=criteria,
-                **self.generate_options,
+                **inputs, generation_config=config, streamer=streamer, stopping_criteria=criteria
             )
 
     def _result(

@@ -6,10 +6,11 @@ from workbench.bench.variants.base import Variant, VariantError, lookup
 from workbench.bench.variants.bf16 import Bf16
 from workbench.bench.variants.fp32 import Fp32
 from workbench.bench.variants.int8 import Int8, Int8Mlp
+from workbench.bench.variants.int8_weight_only import Int8WeightOnly
 from workbench.bench.variants.static_cache import StaticCache
 
 VARIANTS: dict[str, Variant] = {
-    v.name: v for v in (Fp32(), Bf16(), Int8(), Int8Mlp(), StaticCache())
+    v.name: v for v in (Fp32(), Bf16(), Int8(), Int8Mlp(), StaticCache(), Int8WeightOnly())
 }
 
 
