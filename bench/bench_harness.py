@@ -18,11 +18,12 @@ import os
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from _report import print_machine
 
 from workbench.bench.config import MeasurePolicy
 from workbench.bench.measure import measure
@@ -160,34 +161,6 @@ def stats_overhead(count: int, rounds: int) -> None:
         f"  as a share of the {collected_s:.2f} s it takes to collect those samples: "
         f"{stats_s / collected_s:.2%}"
     )
-
-
-def print_machine() -> None:
-    """CPU model, cores, torch threads and library versions (as a saved run records them)."""
-    from workbench.runs import environment
-
-    env = environment()
-    flags = _cpu_flags()
-    libraries = ", ".join(f"{k} {v}" for k, v in env["libraries"].items() if k in _SHOWN)
-    print(
-        f"machine: {env['cpu_model']}, {env['logical_cores']} logical cores, "
-        f"torch threads {env['torch_threads']}, avx512_bf16 "
-        f"{'yes' if 'avx512_bf16' in flags else 'no'}; python {env['python']}; {libraries}"
-    )
-    print(f"load average now: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
-
-
-_SHOWN = ("torch", "transformers", "sentence-transformers", "numpy")
-
-
-def _cpu_flags() -> set[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("flags"):
-                return set(line.partition(":")[2].split())
-    except OSError:
-        pass
-    return set()
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ import os
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
@@ -25,6 +24,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 import torch
+from _report import print_machine, report_speedup
 
 from workbench.bench.quality import cosine_rows
 from workbench.bench.variants import VARIANTS
@@ -33,7 +33,6 @@ from workbench.samples import sample_prompts, sample_sentences
 
 BASELINE = "sentence-transformers"
 MIN_COSINE = 0.99
-BUSY_SLOWDOWN = 1.5  # a round this much slower than a side's fastest was disturbed by other work
 TARGET_SPEEDUP = 1.5
 
 
@@ -149,63 +148,20 @@ def main() -> None:
         print(f"no workbench variant kept cosine min >= {MIN_COSINE}: target missed")
         return
     best = max(eligible, key=lambda n: statistics.median(ratios[n]))
-    speedup = statistics.median(ratios[best])
-    verdict = "target met" if speedup >= TARGET_SPEEDUP else "target missed"
-    print(
-        f"fastest variant (median per-round ratio) with cosine min >= {MIN_COSINE}: {best} at "
-        f"{statistics.median(speeds[best]):.1f} sentences/s, cosine min {cosines[best][1]:.6f}"
-    )
-    print(
-        f"speed-up over sentence-transformers fp32 (median of {args.rounds} per-round ratios): "
-        f"{speedup:.2f}x (per round {', '.join(f'{r:.2f}' for r in ratios[best])}); "
-        f"target {TARGET_SPEEDUP}x: {verdict}"
-    )
-    clean = sum(
-        all(max(speeds[n]) / speeds[n][i] <= BUSY_SLOWDOWN for n in (best, BASELINE))
-        for i in range(args.rounds)
-    )
-    print(
-        f"rounds where neither side ran over {BUSY_SLOWDOWN}x slower than its fastest round: "
-        f"{clean} of {args.rounds}"
-        + ("" if 2 * clean > args.rounds else "; the machine was busy: rerun when it is quieter")
-    )
-    best_rounds = max(speeds[best]) / max(speeds[BASELINE])
-    print(
-        f"cross-check, each side's fastest round (the least disturbed): {best_rounds:.2f}x "
-        f"({max(speeds[best]):.1f} against {max(speeds[BASELINE]):.1f} sentences/s)"
+    report_speedup(
+        best=best,
+        baseline=BASELINE,
+        baseline_label="sentence-transformers fp32",
+        speeds=speeds,
+        ratios=ratios,
+        unit="sentences/s",
+        target=TARGET_SPEEDUP,
+        quality=f"cosine min >= {MIN_COSINE} (cosine min {cosines[best][1]:.6f})",
     )
 
 
 def _embed(runner, texts: list[str], batch_size: int) -> Callable[[], np.ndarray]:
     return lambda: runner.embed(texts, batch_size=batch_size)
-
-
-def print_machine() -> None:
-    """CPU model, cores, torch threads and library versions (as a saved run records them)."""
-    from workbench.runs import environment
-
-    env = environment()
-    flags = _cpu_flags()
-    libraries = ", ".join(f"{k} {v}" for k, v in env["libraries"].items() if k in _SHOWN)
-    print(
-        f"machine: {env['cpu_model']}, {env['logical_cores']} logical cores, "
-        f"torch threads {env['torch_threads']}, avx512_bf16 "
-        f"{'yes' if 'avx512_bf16' in flags else 'no'}; python {env['python']}; {libraries}"
-    )
-    print(f"load average at start: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
-
-
-_SHOWN = ("torch", "transformers", "sentence-transformers", "numpy")
-
-
-def _cpu_flags() -> set[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("flags"):
-                return set(line.partition(":")[2].split())
-    except OSError:
-        pass
-    return set()
 
 
 if __name__ == "__main__":

@@ -20,13 +20,13 @@ import os
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 import torch
+from _report import print_machine, report_speedup
 from transformers import GenerationConfig
 
 from workbench.bench import quality
@@ -38,7 +38,6 @@ MODEL = "smollm2-135m"
 BASELINE = "fp32 eager"
 LLAMA_CPP = "llama.cpp (same GGUF)"
 MIN_AGREEMENT = 0.95
-BUSY_SLOWDOWN = 1.5  # a round this much slower than a side's fastest was disturbed by other work
 TARGET_SPEEDUP = 2.0
 
 
@@ -165,30 +164,15 @@ def main() -> None:
         print(f"no variant kept agreement >= {MIN_AGREEMENT}: target missed")
         return
     best = max(eligible, key=lambda n: statistics.median(ratios[n]))
-    speedup = statistics.median(ratios[best])
-    verdict = "target met" if speedup >= TARGET_SPEEDUP else "target missed"
-    print(
-        f"fastest variant (median per-round ratio) with agreement >= {MIN_AGREEMENT}: {best} at "
-        f"{statistics.median(speeds[best]):.1f} tokens/s, agreement {drift[best]['agreement']:.2%}"
-    )
-    print(
-        f"speed-up over fp32 eager (median of {args.rounds} per-round ratios): {speedup:.2f}x "
-        f"(per round {', '.join(f'{r:.2f}' for r in ratios[best])}); "
-        f"target {TARGET_SPEEDUP}x: {verdict}"
-    )
-    clean = sum(
-        all(max(speeds[n]) / speeds[n][i] <= BUSY_SLOWDOWN for n in (best, BASELINE))
-        for i in range(args.rounds)
-    )
-    print(
-        f"rounds where neither side ran over {BUSY_SLOWDOWN}x slower than its fastest round: "
-        f"{clean} of {args.rounds}"
-        + ("" if 2 * clean > args.rounds else "; the machine was busy: rerun when it is quieter")
-    )
-    best_rounds = max(speeds[best]) / max(speeds[BASELINE])
-    print(
-        f"cross-check, each side's fastest round (the least disturbed): {best_rounds:.2f}x "
-        f"({max(speeds[best]):.1f} against {max(speeds[BASELINE]):.1f} tokens/s)"
+    report_speedup(
+        best=best,
+        baseline=BASELINE,
+        baseline_label="fp32 eager",
+        speeds=speeds,
+        ratios=ratios,
+        unit="tokens/s",
+        target=TARGET_SPEEDUP,
+        quality=f"agreement >= {MIN_AGREEMENT} (agreement {drift[best]['agreement']:.2%})",
     )
 
 
@@ -246,34 +230,6 @@ def _llama_cpp(
         return int(out["usage"]["completion_tokens"])
 
     return call
-
-
-def print_machine() -> None:
-    """CPU model, cores, torch threads and library versions (as a saved run records them)."""
-    from workbench.runs import environment
-
-    env = environment()
-    flags = _cpu_flags()
-    libraries = ", ".join(f"{k} {v}" for k, v in env["libraries"].items() if k in _SHOWN)
-    print(
-        f"machine: {env['cpu_model']}, {env['logical_cores']} logical cores, "
-        f"torch threads {env['torch_threads']}, avx512_bf16 "
-        f"{'yes' if 'avx512_bf16' in flags else 'no'}; python {env['python']}; {libraries}"
-    )
-    print(f"load average at start: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
-
-
-_SHOWN = ("torch", "transformers", "numpy")
-
-
-def _cpu_flags() -> set[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("flags"):
-                return set(line.partition(":")[2].split())
-    except OSError:
-        pass
-    return set()
 
 
 if __name__ == "__main__":
