@@ -51,7 +51,13 @@ class BenchmarkPanel(w.VBox):
         self.threads = w.Text(value="2", description="Threads")
         self.max_new_tokens = w.BoundedIntText(value=32, min=1, max=4096, description="New tokens")
         self.min_iters = w.BoundedIntText(value=10, min=1, max=100_000, description="Min calls")
-        self.min_seconds = w.BoundedFloatText(value=1.0, min=0, max=3600, description="Min seconds")
+        self.min_seconds = w.BoundedFloatText(
+            value=1.0,
+            min=0,
+            max=3600,
+            description="Min seconds",
+            style={"description_width": "90px"},
+        )
         self.run_button = w.Button(description="Measure", button_style="primary", icon="tachometer")
         self.progress = w.Output()
         self.status = w.HTML(status_html("Choose a model, variants and sizes, then press Measure."))
