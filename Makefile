@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_harness.py
 	$(BIN)/python bench/bench_minilm.py
 	$(BIN)/python bench/bench_smollm2.py
+	$(BIN)/python bench/bench_cloud.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
