@@ -10,7 +10,12 @@ from nbclient import NotebookClient
 
 pytestmark = pytest.mark.integration
 
-NOTEBOOKS = ["01_open_models.ipynb", "02_local_benchmark.ipynb", "dashboard.ipynb"]
+NOTEBOOKS = [
+    "01_open_models.ipynb",
+    "02_local_benchmark.ipynb",
+    "03_local_vs_cloud.ipynb",
+    "dashboard.ipynb",
+]
 
 
 def _text_outputs(notebook) -> str:
@@ -57,3 +62,6 @@ def test_notebook_executes_top_to_bottom(repo_root, name, smollm2):
     if name == "02_local_benchmark.ipynb":
         text = _text_outputs(notebook)
         assert "cosine_min" in text and "tpot_ms" in text and "projected_tokens_per_s" in text
+    if name == "03_local_vs_cloud.ipynb":
+        text = _text_outputs(notebook)
+        assert "local-only" in text and "cloud-only" in text  # the routing policies were compared

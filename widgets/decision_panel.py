@@ -1,0 +1,347 @@
+"""The decision panel: price a scenario's options, find break-evens, and simulate hybrid routing."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import math
+import warnings
+from typing import Any
+
+import ipywidgets as w
+import numpy as np
+import pandas as pd
+
+from widgets.common import STYLE, error_html, status_html
+from workbench.cost import plots
+
+_OPTION_COLUMNS = [
+    "option", "kind", "feasible", "monthly_usd", "usd_per_1k_requests", "units", "p50_ms",
+    "meets_latency_objective", "throughput_source", "break_even_vs",
+    "break_even_requests_per_month", "price_rows", "price_sources", "price_as_of", "stale",
+    "on_premises_ok", "reason",
+]  # fmt: skip
+_POLICY_COLUMNS = [
+    "policy", "p50_ms", "p95_ms", "goodput_share", "offloaded_share", "local_utilization",
+    "monthly_cost", "pareto",
+]  # fmt: skip
+_LATENCY_DRAWS = 2000
+
+
+class DecisionPanel(w.VBox):
+    """Local, edge or cloud: cost, break-even, sensitivity and hybrid routing for one scenario.
+
+    Parameters
+    ----------
+    scenario
+        The shipped scenario selected at start (a name from ``data/scenarios``).
+    runs_dir
+        Where the scenario's runs are (default ``$WORKBENCH_RUNS_DIR`` or ``./runs``).
+    requests
+        Requests per simulated stream of the hybrid routing comparison.
+    """
+
+    def __init__(
+        self,
+        scenario: str = "support_chatbot",
+        runs_dir: str | None = None,
+        requests: int = 5_000,
+        **kwargs: Any,
+    ):
+        from workbench.scenarios import list_scenarios
+
+        self.runs_dir = runs_dir
+        self.requests = requests
+        names = [p.stem for p in list_scenarios()]
+        self.scenario = w.Dropdown(
+            options=names,
+            value=scenario if scenario in names else (names[0] if names else None),
+            description="Scenario",
+        )
+        slider = {"continuous_update": False, "style": {"description_width": "150px"}}
+        layout = w.Layout(width="460px")
+        self.requests_per_month = w.FloatLogSlider(
+            value=1e5,
+            base=10,
+            min=2,
+            max=9,
+            step=0.05,
+            description="Requests / month",
+            readout_format=",.0f",
+            layout=layout,
+            **slider,
+        )
+        self.peak_requests_per_s = w.FloatLogSlider(
+            value=0.1,
+            base=10,
+            min=-4,
+            max=3,
+            step=0.05,
+            description="Peak requests / s",
+            readout_format=".3g",
+            layout=layout,
+            **slider,
+        )
+        self.input_tokens = w.IntSlider(
+            value=300, min=1, max=8192, description="Input tokens", layout=layout, **slider
+        )
+        self.output_tokens = w.IntSlider(
+            value=120, min=0, max=4096, description="Output tokens", layout=layout, **slider
+        )
+        self.latency_objective_ms = w.FloatLogSlider(
+            value=2000,
+            base=10,
+            min=1,
+            max=6,
+            step=0.05,
+            description="Latency objective (ms)",
+            readout_format=",.0f",
+            layout=layout,
+            **slider,
+        )
+        self.compare_button = w.Button(
+            description="Compare", button_style="primary", icon="balance-scale"
+        )
+        self.progress = w.Output()
+        self.status = w.HTML(status_html("Choose a scenario and a workload, then press Compare."))
+        self.table = w.HTML()
+        self.warnings = w.HTML()
+        self.cost_plot = w.Image(format="png")
+        self.tornado_plot = w.Image(format="png")
+        self.policy_table = w.HTML()
+        self.pareto_plot = w.Image(format="png")
+        self.latency_plot = w.Image(format="png")
+        self.options_frame: pd.DataFrame | None = None
+        self.policies_frame: pd.DataFrame | None = None
+        self._base: Any = None
+        self._syncing = False
+
+        self.scenario.observe(lambda _: self._load_scenario(), names="value")
+        self.requests_per_month.observe(self._volume_changed, names="value")
+        for control in (
+            self.peak_requests_per_s,
+            self.input_tokens,
+            self.output_tokens,
+            self.latency_objective_ms,
+        ):
+            control.observe(lambda _: self._refresh(), names="value")
+        self.compare_button.on_click(lambda _: self.compare())
+        self._load_scenario()
+        super().__init__(
+            [
+                w.HTML(STYLE + "<h3>Local, edge or cloud?</h3>"),
+                w.HBox(
+                    [
+                        w.VBox([self.scenario, self.compare_button]),
+                        w.VBox(
+                            [self.requests_per_month, self.peak_requests_per_s, self.input_tokens]
+                        ),
+                        w.VBox([self.output_tokens, self.latency_objective_ms]),
+                    ]
+                ),
+                self.progress,
+                self.status,
+                w.HTML("<h4>Options at this workload (every price with its source and date)</h4>"),
+                self.table,
+                self.warnings,
+                w.HBox([self.cost_plot, self.tornado_plot]),
+                w.HTML("<h4>Hybrid routing: local first, cloud when needed (simulated)</h4>"),
+                self.policy_table,
+                w.HBox([self.pareto_plot, self.latency_plot]),
+            ],
+            **kwargs,
+        )
+
+    # -- controls -------------------------------------------------------------------------------
+
+    def _load_scenario(self) -> None:
+        """Read the chosen scenario and set the sliders to its workload."""
+        from workbench.scenarios import load_scenario
+
+        try:
+            self._base = load_scenario(self.scenario.value)
+        except Exception as exc:  # shown in the panel, never as a traceback
+            self._base = None
+            self.status.value = error_html(exc)
+            return
+        load = self._base.workload
+        peak = load.peak_requests_per_s or load.cost_workload().average_requests_per_s
+        self._syncing = True
+        try:
+            self.input_tokens.max = max(self.input_tokens.max, int(load.input_tokens) * 2)
+            self.output_tokens.max = max(self.output_tokens.max, int(load.output_tokens) * 2)
+            self.requests_per_month.value = load.requests_per_month
+            self.peak_requests_per_s.value = peak
+            self.input_tokens.value = int(load.input_tokens)
+            self.output_tokens.value = int(load.output_tokens)
+            self.latency_objective_ms.value = load.latency_objective_ms
+        finally:
+            self._syncing = False
+        self._refresh()
+
+    def _volume_changed(self, change: dict[str, Any]) -> None:
+        """Scale the peak with the volume so the load keeps its shape, then refresh once."""
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            ratio = change["new"] / change["old"] if change["old"] else 1.0
+            self.peak_requests_per_s.value = self.peak_requests_per_s.value * ratio
+        finally:
+            self._syncing = False
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Recompute after a change, once a comparison is on show."""
+        if not self._syncing and self.options_frame is not None:
+            self.compare()
+
+    def scenario_with_workload(self) -> Any:
+        """The chosen scenario with the sliders' workload (raises with a clear message)."""
+        if self._base is None:
+            self._load_scenario()
+        if self._base is None:
+            raise ValueError(f"The scenario {self.scenario.value!r} could not be loaded.")
+        workload = dataclasses.replace(
+            self._base.workload,
+            requests_per_month=float(self.requests_per_month.value),
+            peak_requests_per_s=float(self.peak_requests_per_s.value),
+            input_tokens=int(self.input_tokens.value),
+            output_tokens=int(self.output_tokens.value),
+            latency_objective_ms=float(self.latency_objective_ms.value),
+        )
+        return dataclasses.replace(self._base, workload=workload)
+
+    # -- work -----------------------------------------------------------------------------------
+
+    def compare(self) -> None:
+        """Price, chart and simulate the scenario; errors appear in the panel."""
+        self.compare_button.disabled = True
+        try:
+            scenario = self.scenario_with_workload()
+            self.status.value = status_html(f"Pricing the options of {scenario.name} …")
+            with self.progress, warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # stale prices are listed in the panel instead
+                self._price_and_simulate(scenario)
+            self.progress.clear_output()
+        except Exception as exc:  # shown in the panel, never as a traceback
+            self.progress.clear_output()
+            self._clear()
+            self.status.value = error_html(exc) + status_html(_hint(exc, self._base))
+        finally:
+            self.compare_button.disabled = False
+
+    def _price_and_simulate(self, scenario: Any) -> None:
+        from workbench.cost.sensitivity import sensitivity
+        from workbench.hybrid.scenario import setup_from_scenario, simulate_scenario
+        from workbench.scenarios import compare_options, resolve_options
+
+        frame = compare_options(scenario, self.runs_dir)
+        resolved = {r.spec.name: r.cost_option for r in resolve_options(scenario, self.runs_dir)}
+        workload = scenario.workload.cost_workload()
+        self.options_frame = frame
+        self.table.value = _html_table(frame, _OPTION_COLUMNS)
+        self.warnings.value = _warnings_html(frame.attrs.get("warnings", []))
+        cheapest = _cheapest(frame)
+        options = [o for o in resolved.values() if o is not None]
+        self.cost_plot.value = plots.to_png(
+            plots.cost_vs_volume(
+                _curve(options, workload), _break_evens(options, resolved[cheapest], workload)
+            )
+        )
+        self.tornado_plot.value = plots.to_png(
+            plots.tornado(sensitivity(resolved[cheapest], workload))
+        )
+        self.status.value = status_html(f"Priced {len(frame)} options; simulating routing …")
+        setup = setup_from_scenario(scenario, self.runs_dir, requests=self.requests)
+        self.policies_frame = simulate_scenario(setup)
+        self.policy_table.value = _html_table(self.policies_frame, _POLICY_COLUMNS)
+        self.pareto_plot.value = plots.to_png(plots.pareto(self.policies_frame))
+        self.latency_plot.value = plots.to_png(
+            plots.latency_distributions(_latency_samples(setup), workload.latency_objective_ms)
+        )
+        self.status.value = status_html(
+            f"Cheapest feasible option: {cheapest} at ${frame.set_index('option').loc[cheapest, 'monthly_usd']:,.2f}"
+            f" per month for {workload.requests_per_month:,.0f} requests. Simulation inputs: "
+            + "; ".join(setup.notes)
+        )
+
+    def _clear(self) -> None:
+        self.options_frame = None
+        self.policies_frame = None
+        for widget in (self.table, self.warnings, self.policy_table):
+            widget.value = ""
+        for image in (self.cost_plot, self.tornado_plot, self.pareto_plot, self.latency_plot):
+            image.value = b""
+
+
+def _cheapest(frame: pd.DataFrame) -> str:
+    feasible = frame[frame["feasible"] & frame["monthly_usd"].notna()]
+    if feasible.empty:
+        raise ValueError("No option can serve this workload; lower the volume or the peak.")
+    return str(feasible.loc[feasible["monthly_usd"].idxmin(), "option"])
+
+
+def _curve(options: list[Any], workload: Any) -> pd.DataFrame:
+    from workbench.cost.model import cost_curve
+
+    return cost_curve(options, workload)
+
+
+def _break_evens(options: list[Any], cheapest: Any, workload: Any) -> list[Any]:
+    """Where each other option crosses the cheapest one."""
+    from workbench.cost.model import break_even
+
+    return [break_even(o, cheapest, workload) for o in options if o.name != cheapest.name]
+
+
+def _latency_samples(setup: Any) -> dict[str, np.ndarray]:
+    """Per-request latency without queueing: measured local service times, the cloud sampler."""
+    rng = np.random.default_rng(0)
+    config = setup.config
+    return {
+        "local (measured)": config.local.draw(rng, _LATENCY_DRAWS) * 1000.0,
+        "cloud (modelled)": config.cloud.draw(rng, _LATENCY_DRAWS) * 1000.0,
+    }
+
+
+def _hint(exc: BaseException, scenario: Any) -> str:
+    """The next step to take after an error."""
+    from workbench.errors import RunNotFoundError
+    from workbench.scenarios import ScenarioRunError, parse_run_ref
+
+    if not isinstance(exc, ScenarioRunError | RunNotFoundError):
+        return "Fix the value named above and press Compare again."
+    model = "MODEL"
+    ref = scenario.runs.get("local", "") if scenario is not None else ""
+    parsed = parse_run_ref(ref) if ref.startswith("latest:") else None
+    if parsed:
+        model = parsed[1]
+    return f"This scenario needs a measured run: run `workbench bench {model}` first, then Compare."
+
+
+def _warnings_html(messages: list[str]) -> str:
+    if not messages:
+        return status_html("No warnings: every price is recent and every option may be used.")
+    items = "".join(f"<li>{html.escape(m)}</li>" for m in messages)
+    return f'<div class="wb-status"><b>Warnings</b><ul>{items}</ul></div>'
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float | np.floating):
+        if math.isnan(value):
+            return ""
+        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    if value is None or value is pd.NA:
+        return ""
+    return str(value)
+
+
+def _html_table(frame: pd.DataFrame, columns: list[str]) -> str:
+    shown = frame[[c for c in columns if c in frame.columns]]
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in shown.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_format(v))}</td>" for v in row) + "</tr>"
+        for row in shown.itertuples(index=False)
+    )
+    return f'<table class="wb-card"><tr>{head}</tr>{body}</table>'
