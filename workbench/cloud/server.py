@@ -703,44 +703,48 @@ class CloudServer:
             }
             return _sse(data)
 
-        await response.write(chunk({"role": "assistant", "content": ""}))
+        # Each write is a packet (TCP_NODELAY): the role chunk rides with the first piece, and
+        # pieces that queued up while the last write was in flight go out together.
+        pending = chunk({"role": "assistant", "content": ""})
         sent = 0
         cut_after = max(1, parsed["max_tokens"] // 2)
         while True:
             if kind == "piece":
                 if one_way > 0:
                     await asyncio.sleep(max(0.0, produced + one_way - time.monotonic()))
-                await response.write(chunk({"content": value}))
+                pending += chunk({"content": value})
                 sent += 1
                 if truncate and sent >= cut_after:
                     break
+                if queue.empty() or one_way > 0:
+                    await response.write(pending)
+                    pending = b""
             elif kind == "end":
                 break
             else:
                 raise value
             kind, produced, value = await queue.get()
+        if pending:
+            await response.write(pending)
         if truncate:
             cancel.set()
             _abort(request)
             return response
         result = value
-        await response.write(chunk({}, result.finish_reason))
+        tail = chunk({}, result.finish_reason)
         if parsed["include_usage"]:
-            await response.write(
-                _sse(
-                    {
-                        "id": chunk_id,
-                        "object": "chat.completion.chunk",
-                        "created": created,
-                        "model": self.chat_model,
-                        "system_fingerprint": None,
-                        "choices": [],
-                        "usage": _usage(result.prompt_tokens, result.tokens),
-                    }
-                )
+            tail += _sse(
+                {
+                    "id": chunk_id,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": self.chat_model,
+                    "system_fingerprint": None,
+                    "choices": [],
+                    "usage": _usage(result.prompt_tokens, result.tokens),
+                }
             )
-        await response.write(b"data: [DONE]\n\n")
-        await response.write_eof()
+        await response.write_eof(tail + b"data: [DONE]\n\n")
         self.counters["completed"] += 1
         return response
 
