@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+from workbench.cli_util import check_writable, json_ready
 from workbench.errors import describe
 
 EXIT_ERROR = 2
@@ -248,7 +249,7 @@ def _bench(args: argparse.Namespace) -> None:
         ),
     )
     if args.json:
-        _check_writable(args.json)
+        check_writable(args.json)
     interactive = sys.stderr.isatty()
 
     def report(row: dict[str, Any]) -> None:
@@ -277,7 +278,7 @@ def _bench(args: argparse.Namespace) -> None:
             {**row, "throughput": row["throughput_items_per_s"]}
             for row in points.to_dict("records")
         ]
-        atomic_write_text(args.json, json.dumps(_clean(records), indent=2) + "\n")
+        atomic_write_text(args.json, json.dumps(json_ready(records), indent=2) + "\n")
 
 
 def _bench_table(points: Any) -> Any:
@@ -302,39 +303,12 @@ def _bench_table(points: Any) -> Any:
     return table.round(3)
 
 
-def _check_writable(path: str) -> None:
-    from pathlib import Path
-
-    folder = Path(path).expanduser().resolve().parent
-    if not folder.is_dir():
-        from workbench.errors import InvalidInputError
-
-        raise InvalidInputError(
-            f"--json {path}: the folder {folder} does not exist; create it or choose another file."
-        )
-
-
-def _clean(value: Any) -> Any:
-    """NaN becomes null so that the JSON is standard."""
-    import math
-
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    if hasattr(value, "item"):
-        return _clean(value.item())
-    return value
-
-
 def _devices_list(args: argparse.Namespace) -> None:
     from workbench.devices import devices_table
 
     table = devices_table()
     if args.json:
-        _print_json(_clean(table.to_dict("records")))
+        _print_json(json_ready(table.to_dict("records")))
     else:
         print(table.to_string(index=False))
 
@@ -348,7 +322,7 @@ def _devices_project(args: argparse.Namespace) -> None:
     devices = [get_device(n) for n in args.device] if args.device else list(load_devices().values())
     table = project_points(run.table("points"), host, devices)
     if args.json:
-        _print_json(_clean(table.to_dict("records")))
+        _print_json(json_ready(table.to_dict("records")))
         return
     print(
         f"ESTIMATES (roofline projection of run {run.id}, calibrated on the host that ran it: "
@@ -375,7 +349,7 @@ def _hybrid_simulate(args: argparse.Namespace) -> None:
     from workbench.hybrid.scenario import setup_from_scenario, simulate_scenario
 
     if args.json:
-        _check_writable(args.json)
+        check_writable(args.json)
     setup = setup_from_scenario(
         args.scenario,
         args.runs_dir,
@@ -396,7 +370,9 @@ def _hybrid_simulate(args: argparse.Namespace) -> None:
     if args.json:
         from workbench.runs_io import atomic_write_text
 
-        atomic_write_text(args.json, json.dumps(_clean(table.to_dict("records")), indent=2) + "\n")
+        atomic_write_text(
+            args.json, json.dumps(json_ready(table.to_dict("records")), indent=2) + "\n"
+        )
 
 
 def _runs_list(args: argparse.Namespace) -> None:
@@ -404,7 +380,7 @@ def _runs_list(args: argparse.Namespace) -> None:
 
     table = runs_table(args.runs_dir)
     if args.json:
-        _print_json(_clean(table.to_dict("records")))
+        _print_json(json_ready(table.to_dict("records")))
     elif table.empty:
         print("no runs yet: `workbench bench MODEL` records one")
     else:
@@ -416,7 +392,7 @@ def _runs_show(args: argparse.Namespace) -> None:
 
     run = load_run(args.run_id, runs_dir=args.runs_dir)
     if args.json:
-        _print_json(_clean(run.to_dict()))
+        _print_json(json_ready(run.to_dict()))
         return
     print(f"run {run.id} ({run.kind}, {run.status}), {run.started_at} to {run.ended_at}")
     print(f"config: {json.dumps(run.config)}")
@@ -430,7 +406,7 @@ def _runs_compare(args: argparse.Namespace) -> None:
 
     table = compare_runs(args.run_ids, table=args.table, runs_dir=args.runs_dir)
     if args.json:
-        _print_json(_clean(table.to_dict("records")))
+        _print_json(json_ready(table.to_dict("records")))
     else:
         print(table.round(3).to_string(index=False))
 

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from workbench.cli_util import check_writable, json_ready
 from workbench.errors import InvalidInputError, describe
 
 
@@ -176,7 +177,7 @@ def _bench(args: argparse.Namespace) -> None:
     from workbench.cloud.loadgen import CloudBenchConfig, run_endpoint_benchmark
 
     if args.json:
-        _check_writable(args.json)
+        check_writable(args.json)
     endpoint = EndpointConfig(
         base_url=args.base_url,
         model=args.model,
@@ -207,7 +208,7 @@ def _bench(args: argparse.Namespace) -> None:
     if args.json:
         from workbench.runs_io import atomic_write_text
 
-        records = [_clean(row) for row in result.points.to_dict("records")]
+        records = [json_ready(row) for row in result.points.to_dict("records")]
         atomic_write_text(args.json, json.dumps(records, indent=2) + "\n")
     result.raise_if_all_failed()
 
@@ -251,26 +252,6 @@ def _num(value: Any, spec: str) -> str:
 
 def _ms(row: dict[str, Any], *keys: str) -> str:
     return " / ".join(_num(row[k], ".1f") for k in keys) + " ms"
-
-
-def _check_writable(path: str) -> None:
-    from pathlib import Path
-
-    folder = Path(path).expanduser().resolve().parent
-    if not folder.is_dir():
-        raise InvalidInputError(
-            f"--json {path}: the folder {folder} does not exist; create it or choose another file."
-        )
-
-
-def _clean(value: Any) -> Any:
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import warnings
 from pathlib import Path
 from typing import Any
 
+from workbench.cli_util import check_writable, json_ready
 from workbench.errors import InvalidInputError
 
 #: Columns ``cost compare`` prints; the JSON file has every column.
@@ -84,7 +84,7 @@ def _cost_compare(args: argparse.Namespace) -> None:
     from workbench.scenarios import compare_options, load_scenario
 
     if args.json:
-        _check_writable(args.json)
+        check_writable(args.json)
     _check_age(args.max_age_days)
     prices = load_prices(overrides=args.overrides)
     devices = load_devices()
@@ -124,7 +124,7 @@ def _cost_compare(args: argparse.Namespace) -> None:
 
         report = {
             "scenario": scenario.to_dict(),
-            "options": _clean(table.to_dict("records")),
+            "options": json_ready(table.to_dict("records")),
             "warnings": list(table.attrs.get("warnings", [])),
         }
         atomic_write_text(Path(args.json), json.dumps(report, indent=2) + "\n")
@@ -143,7 +143,7 @@ def _prices_list(args: argparse.Namespace) -> None:
         table = prices_table(catalog)
         empty = "the price catalog is empty"
     if args.json:
-        print(json.dumps(_clean(table.to_dict("records")), indent=2, ensure_ascii=False))
+        print(json.dumps(json_ready(table.to_dict("records")), indent=2, ensure_ascii=False))
     elif table.empty:
         print(empty)
     else:
@@ -153,31 +153,6 @@ def _prices_list(args: argparse.Namespace) -> None:
 def _check_age(days: Any) -> None:
     if not isinstance(days, int) or days < 0:
         raise InvalidInputError(f"--max-age-days must be a whole number >= 0, got {days!r}.")
-
-
-def _check_writable(path: str) -> None:
-    folder = Path(path).expanduser().resolve().parent
-    if not folder.is_dir():
-        raise InvalidInputError(
-            f"--json {path}: the folder {folder} does not exist; create it or choose another file."
-        )
-
-
-def _clean(value: Any) -> Any:
-    """JSON-ready copies: NaN and pandas' missing values become null, numpy scalars Python ones."""
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value.__class__.__name__ in ("NAType", "NaTType"):
-        return None
-    return value
 
 
 __all__ = ["TABLE_COLUMNS", "add_parser"]
