@@ -1,0 +1,1 @@
+"""Federated training across synthetic edge clients, on Flower."""
