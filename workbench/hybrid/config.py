@@ -218,6 +218,13 @@ class LocalServiceConfig:
             return float(np.mean(self.service_samples_s))
         return float(self.service_mean_s)
 
+    @property
+    def service_sd_s(self) -> float:
+        """Standard deviation of the service time: the samples' or the exponential's (the mean)."""
+        if self.service_samples_s is not None:
+            return float(np.std(self.service_samples_s))
+        return float(self.service_mean_s)
+
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` service times in seconds."""
         if self.service_samples_s is not None:

@@ -33,7 +33,9 @@ from workbench.hybrid.policies import (
     Request,
     RoutingPolicy,
     SystemState,
+    first_free_estimator,
     parse_policy,
+    percentile_estimator,
     residual_estimator,
 )
 
@@ -183,12 +185,18 @@ def simulate_trace(config: HybridConfig, policy: PolicySpec, seed: int = 0) -> S
         )
     service = config.local.draw(np.random.default_rng(service_seed), n)
     cloud = config.cloud.draw(np.random.default_rng(cloud_seed), n)
+    local = config.local
     state = SystemState(
-        workers=config.local.workers,
-        mean_service_s=config.local.mean_service_s,
+        workers=local.workers,
+        mean_service_s=local.mean_service_s,
         latency_objective_s=float(config.latency_objective_s),
-        expected_residual_s=residual_estimator(
-            config.local.service_samples_s, config.local.mean_service_s
+        expected_residual_s=residual_estimator(local.service_samples_s, local.mean_service_s),
+        service_sd_s=local.service_sd_s,
+        service_percentile_s=percentile_estimator(local.service_samples_s, local.mean_service_s),
+        first_free_s=(
+            None
+            if local.service_samples_s is None
+            else first_free_estimator(local.service_samples_s)
         ),
     )
     return _run(chosen, seed, state, arrivals, service, cloud, config.cloud.concurrency_limit)
