@@ -52,10 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     _runs_parser(commands)
     from workbench.cloud.cli import add_parser as add_cloud_parsers
     from workbench.cost.cli import add_parser as add_cost_parsers
+    from workbench.federated.cli import add_parser as add_fed_parsers
 
     add_cloud_parsers(commands)
     add_cost_parsers(commands)
     _hybrid_parser(commands)
+    add_fed_parsers(commands)
     return parser
 
 

@@ -30,6 +30,7 @@ TIER_FIELDS = {
     "down_mbps": float,
     "up_mbps": float,
     "latency_ms": float,
+    "startup_s": float,
     "availability": float,
     "hours": list,
     "dropout": float,
@@ -51,6 +52,7 @@ class Tier:
     down_mbps: float
     up_mbps: float
     latency_ms: float
+    startup_s: float
     availability: float
     hours: tuple[float, float]
     dropout: float
@@ -69,13 +71,14 @@ class Tier:
 class ClientTime:
     """Simulated seconds one client spends in a round."""
 
+    startup_s: float
     download_s: float
     train_s: float
     upload_s: float
 
     @property
     def total_s(self) -> float:
-        return self.download_s + self.train_s + self.upload_s
+        return self.startup_s + self.download_s + self.train_s + self.upload_s
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,7 @@ def tiers_table(path: str | Path | None = None) -> pd.DataFrame:
             "down_mbps": t.down_mbps,
             "up_mbps": t.up_mbps,
             "latency_ms": t.latency_ms,
+            "startup_s": t.startup_s,
             "availability": t.availability,
             "hours": f"{t.hours[0]:g}-{t.hours[1]:g}",
             "dropout": t.dropout,
@@ -183,9 +187,10 @@ def tiers_table(path: str | Path | None = None) -> pd.DataFrame:
 def client_time(
     tier: Tier, *, num_examples: int, local_epochs: int, bytes_down: int, bytes_up: int
 ) -> ClientTime:
-    """Simulated download, training and upload seconds of one client in one round."""
+    """Simulated start-up, download, training and upload seconds of one client in one round."""
     latency = tier.latency_ms / 1000.0
     return ClientTime(
+        startup_s=tier.startup_s,
         download_s=latency + bytes_down * 8 / (tier.down_mbps * 1e6),
         train_s=local_epochs * num_examples / tier.samples_per_s,
         upload_s=latency + bytes_up * 8 / (tier.up_mbps * 1e6),
@@ -307,7 +312,7 @@ class Fleet:
             raise InvalidInputError(
                 f"Federated setting 'deadline_s' = {deadline:g} s cannot be met by any client: the "
                 f"fastest, client {best_client} ({self.client_tiers[best_client]}), needs {best:.2f} s "
-                f"to download, train {self.config.local_epochs} epoch(s) and upload. Raise the "
+                f"to start, download, train {self.config.local_epochs} epoch(s) and upload. Raise the "
                 f"deadline above {best:.2f} s, train fewer local epochs, or leave it empty."
             )
 

@@ -1,0 +1,212 @@
+"""The ``fed`` subcommands, added to the ``workbench`` command line.
+
+``workbench fed run`` runs one federated experiment and prints a line per round as it finishes;
+``workbench fed tiers`` lists the device tiers of the synthetic fleet with their sources.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from workbench.cli_util import check_writable, json_ready
+from workbench.errors import InvalidInputError
+from workbench.federated.config import FIELD_HELP, LAUNCHERS, PARTITIONS, STRATEGIES, TASKS
+
+# flag -> (FedConfig field, type). Flags left out keep the config file's value or the default.
+FLAGS: dict[str, tuple[str, Any]] = {
+    "--task": ("task", str),
+    "--model": ("model", str),
+    "--clients": ("clients", int),
+    "--rounds": ("rounds", int),
+    "--fraction": ("fraction", float),
+    "--strategy": ("strategy", str),
+    "--partition": ("partition", str),
+    "--alpha": ("alpha", float),
+    "--classes-per-client": ("classes_per_client", int),
+    "--local-epochs": ("local_epochs", int),
+    "--batch-size": ("batch_size", int),
+    "--lr": ("lr", float),
+    "--proximal-mu": ("proximal_mu", float),
+    "--deadline": ("deadline_s", float),
+    "--dp-noise": ("dp_noise", float),
+    "--dp-clip": ("dp_clip", float),
+    "--difficulty": ("difficulty", float),
+    "--launcher": ("launcher", str),
+    "--ray-address": ("ray_address", str),
+    "--seed": ("seed", int),
+}
+CHOICES = {
+    "--task": TASKS,
+    "--strategy": STRATEGIES,
+    "--partition": PARTITIONS,
+    "--launcher": LAUNCHERS,
+}
+
+
+def add_parser(commands: Any) -> None:
+    fed = commands.add_parser(
+        "fed", help="federated training across simulated edge clients (Flower)"
+    )
+    verbs = fed.add_subparsers(dest="verb", required=True)
+    run = verbs.add_parser(
+        "run",
+        help="run one federated experiment",
+        description="Run one federated experiment on Flower. Settings come from --config (a TOML "
+        "file with a [federated] table), then the flags; anything unset keeps its default.",
+    )
+    run.add_argument("--config", help="TOML file with a [federated] table of settings")
+    for flag, (name, kind) in FLAGS.items():
+        run.add_argument(
+            flag,
+            dest=name,
+            type=kind,
+            default=None,
+            choices=CHOICES.get(flag),
+            help=FIELD_HELP[name],
+        )
+    run.add_argument(
+        "--device-mix",
+        help="shares per device tier, e.g. phone-high=0.5,laptop=0.5 (see `workbench fed tiers`)",
+    )
+    run.add_argument(
+        "--faulty", help="client ids whose ClientApp raises, e.g. 3,7 (to see failures)"
+    )
+    run.add_argument(
+        "--no-baseline", action="store_true", help="skip the centrally trained baseline"
+    )
+    run.add_argument("--json", help="write one record per round to this JSON file")
+    run.add_argument(
+        "--runs-dir", help="where runs are saved (default $WORKBENCH_RUNS_DIR or ./runs)"
+    )
+    run.add_argument("--no-save", action="store_true", help="do not save the run")
+    run.set_defaults(handler=_run)
+
+    tiers = verbs.add_parser("tiers", help="the device tiers of the simulated fleet")
+    tiers.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    tiers.set_defaults(handler=_tiers)
+
+
+def config_from_args(args: argparse.Namespace):
+    """The FedConfig that --config plus the flags describe."""
+    from workbench.federated.config import FedConfig
+
+    overrides = {
+        name: getattr(args, name) for name, _ in FLAGS.values() if getattr(args, name) is not None
+    }
+    if args.device_mix:
+        overrides["device_mix"] = _parse_mix(args.device_mix)
+    if args.faulty:
+        overrides["faulty_clients"] = _parse_ids(args.faulty)
+    if overrides.get("deadline_s") == 0:
+        overrides["deadline_s"] = None
+    if args.config:
+        return FedConfig.from_toml(args.config, **overrides)
+    return FedConfig.from_mapping(overrides, source="command line")
+
+
+def _parse_mix(text: str) -> dict[str, float]:
+    mix = {}
+    for part in text.split(","):
+        name, sep, share = part.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            mix[name.strip()] = float(share)
+        except ValueError:
+            raise InvalidInputError(
+                f"--device-mix {text!r}: write tier=share pairs separated by commas, e.g. "
+                "phone-high=0.5,laptop=0.5 (`workbench fed tiers` lists the tiers)."
+            ) from None
+    return mix
+
+
+def _parse_ids(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise InvalidInputError(
+            f"--faulty {text!r}: give client ids separated by commas, e.g. 3,7."
+        ) from None
+
+
+def _run(args: argparse.Namespace) -> None:
+    from workbench.federated.runner import run_federated
+
+    config = config_from_args(args)
+    if args.json:
+        check_writable(args.json)
+
+    def report(row: dict[str, Any]) -> None:
+        print(
+            f"round {row['round']}/{config.rounds}: accuracy {row['accuracy']:.3f}, "
+            f"{row['clients_completed']} of {row['clients_selected']} clients completed "
+            f"({row['clients_dropped']} dropped, {row['clients_straggling']} late, "
+            f"{row['clients_failed']} failed), {row['sim_time_s']:.1f} s simulated, "
+            f"{row['wall_time_s']:.2f} s wall",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    result = run_federated(
+        config,
+        observer=report,
+        baseline=not args.no_baseline,
+        save=not args.no_save,
+        runs_dir=args.runs_dir,
+    )
+    columns = [
+        "round",
+        "accuracy",
+        "loss",
+        "clients_completed",
+        "clients_dropped",
+        "clients_straggling",
+        "bytes_up",
+        "bytes_down",
+        "sim_clock_s",
+    ]
+    print(result.rounds[columns].round(4).to_string(index=False))
+    summary = result.summary()
+    line = f"\nfinal accuracy {summary['final_accuracy']:.3f}"
+    if result.baseline:
+        line += f" (central baseline on pooled data {result.baseline['accuracy']:.3f})"
+    line += (
+        f"; {_duration(summary['sim_hours'] * 3600)} simulated, {summary['wall_time_s']:.1f} s wall"
+    )
+    print(line)
+    if result.privacy:
+        p = result.privacy
+        print(
+            f"privacy spent: epsilon {p['epsilon']:.2f} at delta {p['delta']:g} ({p['releases']} releases)"
+        )
+    if result.run_id:
+        print(f"saved as run {result.run_id}")
+    if args.json:
+        from workbench.runs_io import atomic_write_text
+
+        atomic_write_text(args.json, json.dumps(json_ready(result.records()), indent=2) + "\n")
+
+
+def _tiers(args: argparse.Namespace) -> None:
+    from workbench.federated.fleet import tiers_table
+
+    table = tiers_table()
+    if args.json:
+        print(json.dumps(json_ready(table.to_dict("records")), indent=2))
+    else:
+        columns = [c for c in table.columns if c not in ("description", "source")]
+        print(table[columns].to_string(index=False))
+        print("\nsources:")
+        for row in table.itertuples():
+            print(f"  {row.tier}: {row.source}")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
