@@ -35,6 +35,7 @@ def test_bench_prints_a_summary_saves_a_run_and_writes_json(cloud, tmp_path, cap
     printed = capsys.readouterr().out
     assert code == 0
     assert "latency p50 / p95 / p99" in printed and "saved as run" in printed
+    assert "output tokens/s per request" in printed and "output tokens/s, all requests" in printed
     record = json.loads(out.read_text(encoding="utf-8"))[0]
     assert record["requests"] == 3 and record["p50_ms"] > 0
 

@@ -142,8 +142,22 @@ def test_a_saved_run_is_comparable_with_local_bench_runs(cloud, tmp_path):
     points = run.table("points")
     for column in ("p50_ms", "p95_ms", "p99_ms", "ttft_ms", "tpot_ms", "tokens_per_s", "goodput"):
         assert column in points.columns
+    assert "throughput_tokens_per_s" in points.columns
     assert len(run.table("requests")) == 3
     pd.testing.assert_frame_equal(run.table("requests"), result.requests, check_dtype=False)
+
+
+def test_tokens_per_s_is_per_request_like_a_local_call_and_the_aggregate_is_named(cloud):
+    """With three users, tokens_per_s is tokens over end-to-end time per request, as a local
+    bench reports a call; all requests together are throughput_tokens_per_s."""
+    result = run_endpoint_benchmark(bench(cloud, users=3, max_requests=6), save=False)
+    ok = result.requests[result.requests["ok"]]
+    summary = result.summary
+    tokens = float(ok["output_tokens"].sum())
+
+    assert len(ok) == 6 and tokens > 0
+    assert summary["tokens_per_s"] == pytest.approx(tokens / (ok["latency_ms"].sum() / 1000))
+    assert summary["throughput_tokens_per_s"] == pytest.approx(tokens / summary["duration_s"])
 
 
 def test_the_api_key_appears_in_no_file_of_the_run(tiny_llama, tmp_path, monkeypatch):

@@ -221,7 +221,8 @@ def summary_text(row: dict[str, Any]) -> str:
         ("latency p50 / p95 / p99", _ms(row, "p50_ms", "p95_ms", "p99_ms")),
         ("time to first token", _ms(row, "ttft_ms")),
         ("time per output token", _ms(row, "tpot_ms")),
-        ("output tokens/s", _num(row["tokens_per_s"], ".1f")),
+        ("output tokens/s per request", _num(row["tokens_per_s"], ".1f")),
+        ("output tokens/s, all requests", _num(row["throughput_tokens_per_s"], ".1f")),
         ("goodput", f"{_num(row['goodput'] * 100, '.1f')}% within {row['slo_ms']:g} ms"),
         ("retries", f"{row['retries']} ({row['http_429_responses']} answers were 429)"),
     ]

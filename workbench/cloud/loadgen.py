@@ -407,8 +407,12 @@ def summarise_requests(
     """The one-row summary (the ``points`` table), with column names the local bench uses.
 
     ``p50_ms``, ``p95_ms`` ... describe the end-to-end latency of successful requests;
-    ``ttft_ms`` and ``tpot_ms`` are means over successful requests (as in local bench runs);
-    ``tokens_per_s`` is output tokens of successful requests per second of the whole run.
+    ``ttft_ms`` and ``tpot_ms`` are means over successful requests (as in local bench runs).
+    ``tokens_per_s`` is what one request sees, defined as a local bench defines it for a call:
+    mean output tokens over mean end-to-end latency of the successful requests. The aggregate
+    of all concurrent requests, output tokens of successful requests per second of the whole
+    run, is ``throughput_tokens_per_s`` (and successful requests per second of the run,
+    ``throughput_items_per_s``).
     """
     endpoint = config.endpoint
     ok = requests[requests["ok"]]
@@ -435,6 +439,8 @@ def summarise_requests(
         row.update(dict.fromkeys(LatencyStats.__dataclass_fields__, math.nan))
         row["count"] = 0
     tokens = ok["output_tokens"].astype("float64")
+    seconds = ok["latency_ms"].astype("float64") / 1000.0
+    counted = tokens.notna() & seconds.notna()
     row.update(
         {
             "ttft_ms": _mean(ok["ttft_ms"]),
@@ -442,7 +448,8 @@ def summarise_requests(
             "ttft_p95_ms": _percentile(ok["ttft_ms"], 95),
             "tpot_ms": _mean(ok["tpot_ms"]),
             "output_tokens": _mean(tokens),
-            "tokens_per_s": float(tokens.sum()) / duration_s if duration_s > 0 else math.nan,
+            "tokens_per_s": _ratio(tokens[counted].sum(), seconds[counted].sum()),
+            "throughput_tokens_per_s": _ratio(tokens.sum(), duration_s),
             "tokens_from_usage": bool(len(ok)) and bool((ok["tokens_source"] == "usage").all()),
             "slo_ms": config.slo_ms,
             "goodput": goodput(requests["ok"], requests["latency_ms"], config.slo_ms),
@@ -457,6 +464,10 @@ def summarise_requests(
     for kind in ERROR_KINDS:
         row[f"errors_{kind}"] = int((requests["error_kind"] == kind).sum())
     return row
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return float(numerator) / float(denominator) if denominator > 0 else math.nan
 
 
 def _mean(values: pd.Series) -> float:
@@ -541,8 +552,9 @@ def run_endpoint_benchmark(
 
     The run has tables ``requests`` (one row per request), ``attempts`` (one row per HTTP try)
     and ``points`` (one summary row with ``p50_ms``, ``p95_ms``, ``p99_ms``, ``ttft_ms``,
-    ``tpot_ms``, ``tokens_per_s``, ``goodput`` and error counts), comparable with local
-    ``bench`` runs through :func:`workbench.runs.compare_runs`.
+    ``tpot_ms``, ``tokens_per_s`` per request, ``throughput_tokens_per_s`` over all concurrent
+    requests, ``goodput`` and error counts), comparable with local ``bench`` runs through
+    :func:`workbench.runs.compare_runs`.
 
     Failed requests are rows, never exceptions; see :meth:`EndpointBenchResult.raise_if_all_failed`.
     Works from plain scripts and from a running event loop (a notebook) alike.
