@@ -438,7 +438,7 @@ def run_server(
         )
         sim_time = outcome.sim_time_s if sent else (config.deadline_s or IDLE_WAIT_S)
         clock += sim_time
-        accs = [s["eval-accuracy"] for s in client_scores.values()]
+        accs = [client_scores[c]["eval-accuracy"] for c in sorted(client_scores)]
         row = {
             "round": server_round,
             "accuracy": scores["accuracy"],
