@@ -440,7 +440,11 @@ def test_break_even_round_trips_through_a_dict():
 
 def test_options_and_workload_round_trip_through_dicts():
     """Every option kind and the workload load back equal from their dicts."""
-    options = [_api_per_request(0.001), _owned_flat(100.0), InstanceOption("i", 1.0, 2.0)]
+    options = [
+        _api_per_request(0.001),
+        _owned_flat(100.0),
+        InstanceOption("i", 1.0, requests_per_s=2.0),
+    ]
     workload = Workload(requests_per_month=10, latency_objective_ms=5.0)
 
     assert [option_from_dict(o.to_dict()) for o in options] == options

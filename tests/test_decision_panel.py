@@ -80,6 +80,28 @@ def test_requests_per_month_slider_changes_the_monthly_cost(runs_with_smollm2):
     assert f"{10 * before:,.4g}" in panel.table.value
 
 
+def test_one_compare_prices_the_options_once(runs_with_smollm2, monkeypatch):
+    """Compare looks the options up and prices them once; the routing simulation reuses that."""
+    import workbench.scenarios as scenarios
+
+    calls = {"compare_options": 0, "resolve_options": 0}
+    for name in calls:
+        real = getattr(scenarios, name)
+
+        def counted(*args, _real=real, _name=name, **kwargs):
+            calls[_name] += 1
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(scenarios, name, counted)
+    panel = DecisionPanel("support_chatbot", runs_dir=str(runs_with_smollm2), requests=500)
+
+    panel.compare()
+
+    assert ERROR_CLASS not in panel.status.value
+    assert panel.policies_frame is not None
+    assert calls == {"compare_options": 1, "resolve_options": 1}
+
+
 def test_empty_runs_dir_shows_how_to_record_a_run(tmp_path):
     """Without a bench run the panel shows an error box naming `workbench bench`, no traceback."""
     panel = DecisionPanel("support_chatbot", runs_dir=str(tmp_path))

@@ -236,8 +236,9 @@ class DecisionPanel(w.VBox):
         from workbench.hybrid.scenario import setup_from_scenario, simulate_scenario
         from workbench.scenarios import compare_options, resolve_options
 
-        frame = compare_options(scenario, self.runs_dir)
-        resolved = {r.spec.name: r.cost_option for r in resolve_options(scenario, self.runs_dir)}
+        looked_up = resolve_options(scenario, self.runs_dir)  # once, for the table and charts
+        frame = compare_options(scenario, self.runs_dir, resolved=looked_up)
+        resolved = {r.spec.name: r.cost_option for r in looked_up}
         workload = scenario.workload.cost_workload()
         self.options_frame = frame
         self.table.value = _html_table(frame, _OPTION_COLUMNS)
@@ -253,7 +254,7 @@ class DecisionPanel(w.VBox):
             plots.tornado(sensitivity(resolved[cheapest], workload))
         )
         self.status.value = status_html(f"Priced {len(frame)} options; simulating routing …")
-        setup = setup_from_scenario(scenario, self.runs_dir, requests=self.requests)
+        setup = setup_from_scenario(scenario, self.runs_dir, requests=self.requests, costs=frame)
         self.policies_frame = simulate_scenario(setup)
         self.policy_table.value = _html_table(self.policies_frame, _POLICY_COLUMNS)
         self.pareto_plot.value = plots.to_png(plots.pareto(self.policies_frame))

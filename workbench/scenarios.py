@@ -1090,6 +1090,7 @@ def compare_options(
     devices: Mapping[str, Device] | None = None,
     max_age_days: int = DEFAULT_MAX_AGE_DAYS,
     today: datetime.date | None = None,
+    resolved: Sequence[ResolvedOption] | None = None,
 ) -> pd.DataFrame:
     """Price every option of a scenario at its workload: one row per option.
 
@@ -1104,6 +1105,9 @@ def compare_options(
     max_age_days, today
         Price rows older than ``max_age_days`` before ``today`` are flagged ``stale`` and
         warned about with :class:`workbench.cost.prices.StalePriceWarning`.
+    resolved
+        The scenario's options as :func:`resolve_options` gave them, when the caller needs
+        them too (a panel charting them): they are then looked up once, not twice.
 
     Returns
     -------
@@ -1125,7 +1129,8 @@ def compare_options(
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario, prices=prices, devices=devices)
     workload = scenario.workload.cost_workload()
-    resolved = resolve_options(scenario, runs_dir, prices=prices, devices=devices)
+    if resolved is None:
+        resolved = resolve_options(scenario, runs_dir, prices=prices, devices=devices)
     costs: dict[str, OptionCost | None] = {
         r.spec.name: option_cost(r.cost_option, workload) if r.cost_option else None
         for r in resolved

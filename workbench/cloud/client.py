@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field, fields
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from workbench.cloud.checks import check_number, check_whole, is_number
 from workbench.errors import InvalidInputError, WorkbenchError
 
 ERROR_KINDS = (
@@ -119,15 +120,12 @@ class EndpointConfig:
             if not isinstance(getattr(self, name), bool):
                 raise InvalidInputError(f"`{name}` must be True or False.")
         for name in ("max_new_tokens", "embedding_inputs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidInputError(f"`{name}` must be a whole number >= 1, got {value!r}.")
+            check_whole(self, name, 1)
         if not isinstance(self.prompt, str) or not self.prompt.strip():
             raise InvalidInputError("`prompt` must be non-empty text.")
-        if not _is_number(self.temperature) or not 0 <= self.temperature <= 2:
+        if not is_number(self.temperature) or not 0 <= self.temperature <= 2:
             raise InvalidInputError(f"`temperature` must be from 0 to 2, got {self.temperature!r}.")
-        if not _is_number(self.timeout_s) or self.timeout_s <= 0:
-            raise InvalidInputError(f"`timeout_s` must be a number > 0, got {self.timeout_s!r}.")
+        check_number(self, "timeout_s", exclusive=True)
 
     @property
     def url(self) -> str:
@@ -144,10 +142,6 @@ class EndpointConfig:
         """The inverse of :meth:`to_dict`; unknown keys are ignored."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
-
-
-def _is_number(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
 
 
 @dataclass
@@ -557,7 +551,7 @@ def _check_embeddings(body: Any, expected: int) -> str:
         vector = item.get("embedding") if isinstance(item, dict) else None
         if isinstance(vector, str):
             continue  # base64, as some servers send regardless
-        if not isinstance(vector, list) or not vector or not all(_is_number(v) for v in vector):
+        if not isinstance(vector, list) or not vector or not all(is_number(v) for v in vector):
             return "an item has no numeric 'embedding'"
     return ""
 

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.bench.stats import LatencyStats
+from workbench.cloud.checks import check_number, check_whole
 from workbench.cloud.client import (
     ERROR_KINDS,
     RETRYABLE,
@@ -82,16 +83,16 @@ class CloudBenchConfig:
         if not isinstance(self.endpoint, EndpointConfig):
             raise InvalidInputError("`endpoint` must be an EndpointConfig.")
         for name, minimum in (("users", 1), ("max_requests", 1), ("retries", 0)):
-            _whole(self, name, minimum)
-        _whole(self, "max_connections", 1)
-        _whole(self, "seed", 0)
+            check_whole(self, name, minimum)
+        check_whole(self, "max_connections", 1)
+        check_whole(self, "seed", 0)
         if self.rate_rps is not None:
-            _number(self, "rate_rps", exclusive=True)
-        _number(self, "burstiness_cv")
-        _number(self, "max_seconds", exclusive=True)
-        _number(self, "backoff_base_s", exclusive=True)
-        _number(self, "backoff_max_s", exclusive=True)
-        _number(self, "slo_ms", exclusive=True)
+            check_number(self, "rate_rps", exclusive=True)
+        check_number(self, "burstiness_cv")
+        check_number(self, "max_seconds", exclusive=True)
+        check_number(self, "backoff_base_s", exclusive=True)
+        check_number(self, "backoff_max_s", exclusive=True)
+        check_number(self, "slo_ms", exclusive=True)
         if not isinstance(self.label, str):
             raise InvalidInputError(f"`label` must be text, got {self.label!r}.")
 
@@ -113,26 +114,6 @@ class CloudBenchConfig:
         values = {k: v for k, v in data.items() if k in names}
         values["endpoint"] = EndpointConfig.from_dict(values["endpoint"])
         return cls(**values)
-
-
-def _whole(obj: Any, name: str, minimum: int) -> None:
-    value = getattr(obj, name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidInputError(f"`{name}` must be a whole number >= {minimum}, got {value!r}.")
-
-
-def _number(obj: Any, name: str, *, exclusive: bool = False) -> None:
-    value = getattr(obj, name)
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, (int, float))
-        and math.isfinite(value)
-        and (value > 0 if exclusive else value >= 0)
-    )
-    if not ok:
-        raise InvalidInputError(
-            f"`{name}` must be a number {'> 0' if exclusive else '>= 0'}, got {value!r}."
-        )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ and one (TLS 1.3) or two (TLS 1.2) for TLS. :meth:`NetworkProfile.connection_set
 from __future__ import annotations
 
 import difflib
-import math
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench.cloud.checks import check_number
 from workbench.errors import InvalidInputError, WorkbenchError
 from workbench.paths import data_dir
 
@@ -69,8 +69,8 @@ class NetworkProfile:
         if not isinstance(self.name, str) or not self.name:
             raise InvalidInputError(f"`name` must be a non-empty string, got {self.name!r}.")
         for name in ("rtt_floor_ms", "extra_scale_ms", "distance_km"):
-            _finite(self, name, minimum=0.0)
-        _finite(self, "extra_shape", minimum=0.0, exclusive=True)
+            check_number(self, name)
+        check_number(self, "extra_shape", exclusive=True)
 
     @property
     def mean_rtt_ms(self) -> float:
@@ -128,19 +128,6 @@ class NetworkProfile:
         """The inverse of :meth:`to_dict`; unknown keys are ignored."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
-
-
-def _finite(obj: Any, name: str, *, minimum: float, exclusive: bool = False) -> None:
-    value = getattr(obj, name)
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, (int, float))
-        and math.isfinite(value)
-        and (value > minimum if exclusive else value >= minimum)
-    )
-    if not ok:
-        bound = f"> {minimum}" if exclusive else f">= {minimum}"
-        raise InvalidInputError(f"`{name}` must be a finite number {bound}, got {value!r}.")
 
 
 def load_network_profiles(path: str | Path | None = None) -> dict[str, NetworkProfile]:

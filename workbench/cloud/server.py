@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench.cloud.checks import check_number, check_whole
 from workbench.cloud.client import require_aiohttp
 from workbench.cloud.network import SETUP_ROUND_TRIPS, NetworkProfile, get_network_profile
 from workbench.errors import InvalidInputError, WorkbenchError
@@ -134,18 +135,18 @@ class ServiceProfile:
                 get_network_profile(self.region)
             except WorkbenchError as exc:
                 raise InvalidInputError(f"`region`: {exc}") from exc
-        _whole(self, "setup_round_trips", 0)
-        _whole(self, "slots", 1)
-        _whole(self, "queue_size", 0)
-        _whole(self, "max_tokens_limit", 1)
-        _whole(self, "seed", 0)
+        check_whole(self, "setup_round_trips", 0)
+        check_whole(self, "slots", 1)
+        check_whole(self, "queue_size", 0)
+        check_whole(self, "max_tokens_limit", 1)
+        check_whole(self, "seed", 0)
         if self.rate_limit_rps is not None:
-            _number(self, "rate_limit_rps", 0.0, exclusive=True)
+            check_number(self, "rate_limit_rps", exclusive=True)
         if self.rate_limit_burst is not None:
-            _whole(self, "rate_limit_burst", 1)
-        _number(self, "cold_start_ms", 0.0)
-        _number(self, "idle_timeout_s", 0.0)
-        _number(self, "fault_rate", 0.0)
+            check_whole(self, "rate_limit_burst", 1)
+        check_number(self, "cold_start_ms")
+        check_number(self, "idle_timeout_s")
+        check_number(self, "fault_rate")
         if self.fault_rate > 1:
             raise InvalidInputError(
                 f"`fault_rate` must be between 0 and 1 (a share of requests), got {self.fault_rate}."
@@ -192,25 +193,6 @@ class ServiceProfile:
         if "fault_kinds" in values:
             values["fault_kinds"] = tuple(values["fault_kinds"])
         return cls(**values)
-
-
-def _whole(obj: Any, name: str, minimum: int) -> None:
-    value = getattr(obj, name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidInputError(f"`{name}` must be a whole number >= {minimum}, got {value!r}.")
-
-
-def _number(obj: Any, name: str, minimum: float, *, exclusive: bool = False) -> None:
-    value = getattr(obj, name)
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, (int, float))
-        and math.isfinite(value)
-        and (value > minimum if exclusive else value >= minimum)
-    )
-    if not ok:
-        bound = f"> {minimum:g}" if exclusive else f">= {minimum:g}"
-        raise InvalidInputError(f"`{name}` must be a number {bound}, got {value!r}.")
 
 
 class TokenBucket:

@@ -231,14 +231,52 @@ def _units_check(owner: str, low_name: str, low: Any, high_name: str, high: Any)
 
 
 @dataclass(frozen=True)
-class ApiOption:
+class _Option:
+    """What every option has: a name, its ``kind``, and the ``inputs`` sensitivity moves."""
+
+    kind: ClassVar[str]
+    #: Numeric inputs that :mod:`workbench.cost.sensitivity` moves up and down.
+    inputs: ClassVar[tuple[str, ...]]
+
+    name: str = field(metadata=_help("what the option is called in tables"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, with ``kind``."""
+        return {"kind": self.kind, **asdict(self)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class _SizedOption(_Option):
+    """An option sized in whole units (replicas, machines) from what one unit serves.
+
+    Give the throughput one unit reaches at full load, measured or projected: requests per
+    second, or output tokens per second (turned into requests with the workload's
+    ``output_tokens``). Only ``utilization`` of it is planned for, leaving head-room for bursts.
+    These fields are keyword-only.
+    """
+
+    requests_per_s: float | None = field(
+        default=None, metadata=_help("requests one unit completes per second at full load")
+    )
+    tokens_per_s: float | None = field(
+        default=None, metadata=_help("output tokens one unit produces per second")
+    )
+    utilization: float = field(
+        default=0.7, metadata=_help("share of the throughput planned for, in (0, 1]")
+    )
+
+    def _check_throughput(self, owner: str) -> None:
+        _throughput_check(owner, self.requests_per_s, self.tokens_per_s)
+        _fraction(owner, "utilization", self.utilization)
+
+
+@dataclass(frozen=True)
+class ApiOption(_Option):
     """A per-token API: pay for what is sent and received, nothing else."""
 
     kind: ClassVar[str] = "api"
-    #: Numeric inputs that :mod:`workbench.cost.sensitivity` moves up and down.
     inputs: ClassVar[tuple[str, ...]] = ("input_usd_per_mtok", "output_usd_per_mtok")
 
-    name: str = field(metadata=_help("what the option is called in tables"))
     input_usd_per_mtok: float = field(metadata=_help("USD per million input tokens"))
     output_usd_per_mtok: float = field(metadata=_help("USD per million output tokens"))
 
@@ -247,18 +285,13 @@ class ApiOption:
         _non_negative(owner, "input_usd_per_mtok", self.input_usd_per_mtok)
         _non_negative(owner, "output_usd_per_mtok", self.output_usd_per_mtok)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values, with ``kind``."""
-        return {"kind": self.kind, **asdict(self)}
-
 
 @dataclass(frozen=True)
-class InstanceOption:
+class InstanceOption(_SizedOption):
     """Dedicated instances rented by the hour, each running one replica of the model.
 
-    Give the throughput one replica reaches at full load, measured or projected: requests per
-    second, or output tokens per second (turned into requests with the workload's
-    ``output_tokens``). Only ``utilization`` of it is planned for, leaving head-room for bursts.
+    The throughput fields (``requests_per_s`` or ``tokens_per_s``, and ``utilization``) are
+    those of one replica; see :class:`_SizedOption`.
     """
 
     kind: ClassVar[str] = "instance"
@@ -269,40 +302,26 @@ class InstanceOption:
         "utilization",
     )
 
-    name: str = field(metadata=_help("what the option is called in tables"))
     usd_per_hour: float = field(metadata=_help("price of one instance per hour, USD"))
-    requests_per_s: float | None = field(
-        default=None, metadata=_help("requests one replica completes per second at full load")
-    )
-    tokens_per_s: float | None = field(
-        default=None, metadata=_help("output tokens one replica produces per second")
-    )
-    utilization: float = field(
-        default=0.7, metadata=_help("share of the throughput planned for, in (0, 1]")
-    )
     min_replicas: int = field(default=1, metadata=_help("replicas kept running at least"))
     max_replicas: int | None = field(default=None, metadata=_help("most replicas; none = any"))
 
     def __post_init__(self) -> None:
         owner = f"instance option {_name('an instance option', self.name)!r}"
         _positive(owner, "usd_per_hour", self.usd_per_hour)
-        _throughput_check(owner, self.requests_per_s, self.tokens_per_s)
-        _fraction(owner, "utilization", self.utilization)
+        self._check_throughput(owner)
         _units_check(owner, "min_replicas", self.min_replicas, "max_replicas", self.max_replicas)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values, with ``kind``."""
-        return {"kind": self.kind, **asdict(self)}
 
 
 @dataclass(frozen=True)
-class OwnedOption:
+class OwnedOption(_SizedOption):
     """Hardware bought and run on the premises, sized in whole units like replicas.
 
     Per unit and month: ``hardware_usd / amortization_months + energy + ops_usd_per_month``.
     Energy is ``power_w / 1000 x hours x pue x usd_per_kwh`` for a machine that is always on at
     its typical draw; with ``idle_power_w`` it is weighted by load, ``idle + (typical - idle) x
-    load``, which makes part of it a cost per request.
+    load``, which makes part of it a cost per request. The throughput fields are those of one
+    unit; see :class:`_SizedOption`.
     """
 
     kind: ClassVar[str] = "owned"
@@ -319,7 +338,6 @@ class OwnedOption:
         "utilization",
     )
 
-    name: str = field(metadata=_help("what the option is called in tables"))
     hardware_usd: float = field(metadata=_help("purchase price of one unit, USD (0 if sunk)"))
     amortization_months: float = field(metadata=_help("months the purchase is spread over"))
     power_w: float = field(metadata=_help("typical power draw of one unit under load, watts"))
@@ -332,15 +350,6 @@ class OwnedOption:
     )
     idle_power_w: float | None = field(
         default=None, metadata=_help("draw when idle; set it to weight energy by load")
-    )
-    requests_per_s: float | None = field(
-        default=None, metadata=_help("requests one unit completes per second at full load")
-    )
-    tokens_per_s: float | None = field(
-        default=None, metadata=_help("output tokens one unit produces per second")
-    )
-    utilization: float = field(
-        default=0.7, metadata=_help("share of the throughput planned for, in (0, 1]")
     )
     min_units: int = field(default=1, metadata=_help("units owned at least"))
     max_units: int | None = field(default=None, metadata=_help("most units; none = any"))
@@ -365,8 +374,7 @@ class OwnedOption:
                     f"`idle_power_w` of {owner} ({idle:g} W) is above `power_w` ({power:g} W); "
                     "idle draw is at most the typical draw under load."
                 )
-        _throughput_check(owner, self.requests_per_s, self.tokens_per_s)
-        _fraction(owner, "utilization", self.utilization)
+        self._check_throughput(owner)
         _units_check(owner, "min_units", self.min_units, "max_units", self.max_units)
 
     @classmethod
@@ -392,10 +400,6 @@ class OwnedOption:
                     )
                 values[key] = figure
         return cls(name=name, **values)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values, with ``kind``."""
-        return {"kind": self.kind, **asdict(self)}
 
 
 CostOption = ApiOption | InstanceOption | OwnedOption

@@ -164,17 +164,8 @@ def residual_estimator(
     """
     if samples_s is None:
         return lambda elapsed_s: mean_s
-    ordered = np.sort(np.asarray(samples_s, dtype=np.float64))
-    tail_sums = np.cumsum(ordered[::-1])[::-1]
-    counts = np.arange(ordered.size, 0, -1)
-    tail_means = (tail_sums / counts).tolist()
-    values = ordered.tolist()
-
-    def residual(elapsed_s: float) -> float:
-        i = bisect.bisect_right(values, elapsed_s)
-        return tail_means[i] - elapsed_s if i < len(values) else 0.0
-
-    return residual
+    first_free = first_free_estimator(samples_s)  # one busy worker: its residual
+    return lambda elapsed_s: first_free([elapsed_s])[0]
 
 
 def percentile_estimator(
@@ -183,14 +174,8 @@ def percentile_estimator(
     """The service time below which a given percentage of requests finish.
 
     From samples it is their percentile (linear interpolation); for exponential service (no
-    samples) it is ``-mean x ln(1 - percentile / 100)``.
-
-    Parameters
-    ----------
-    samples_s
-        Measured service times in seconds, or None for exponential service.
-    mean_s
-        The mean service time, used when there are no samples.
+    samples) it is ``-mean x ln(1 - percentile / 100)``. The parameters are those of
+    :func:`residual_estimator`.
     """
     if samples_s is None:
         return lambda percentile: -mean_s * math.log1p(-percentile / 100.0)

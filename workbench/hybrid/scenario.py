@@ -38,6 +38,7 @@ def setup_from_scenario(
     region: str = "same-region",
     cloud_option: str | None = None,
     cloud_ms_per_output_token: float = 10.0,
+    costs: pd.DataFrame | None = None,
 ) -> HybridSetup:
     """Local service times from the scenario's ``local`` run; cloud from its cheapest API option.
 
@@ -46,7 +47,9 @@ def setup_from_scenario(
     (``ttft + tpot x (tokens - 1)``). Cloud latency is the region's network round trip
     (``data/network_profiles.toml``) plus ``cloud_ms_per_output_token`` per output token: an
     assumption, stated in the notes; a measured endpoint run in ``[runs] cloud`` replaces it.
-    Arrivals run at the workload's peak rate with its pattern.
+    Arrivals run at the workload's peak rate with its pattern. ``costs``, the scenario's
+    :func:`workbench.scenarios.compare_options` table when the caller has it already, saves
+    pricing the options again.
 
     Raises
     ------
@@ -68,7 +71,8 @@ def setup_from_scenario(
     samples, note = _local_service_samples(local_run, workload.output_tokens)
     notes.append(note)
 
-    costs = compare_options(scenario, runs_dir)
+    if costs is None:
+        costs = compare_options(scenario, runs_dir)
     apis = costs[(costs["kind"] == "api") & costs["feasible"]]
     if cloud_option:
         apis = costs[costs["option"] == cloud_option]
