@@ -33,7 +33,26 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def dashboard_url(repo_root, smollm2):
+def runs_with_smollm2(tmp_path_factory, smollm2):
+    """A runs folder with one quick smollm2-135m benchmark, for the decision panel to price."""
+    from workbench.bench import BenchConfig, MeasurePolicy, run_benchmark
+
+    runs_dir = tmp_path_factory.mktemp("dashboard-runs")
+    config = BenchConfig(
+        "smollm2-135m",
+        variants=("fp32",),
+        batch_sizes=(1,),
+        seq_lens=(0,),
+        max_new_tokens=4,
+        quality_items=1,
+        policy=MeasurePolicy(warmup=1, min_iters=2, min_seconds=0.0),
+    )
+    run_benchmark(config, runs_dir=runs_dir)
+    return runs_dir
+
+
+@pytest.fixture(scope="module")
+def dashboard_url(repo_root, runs_with_smollm2):
     """Serve the dashboard with the README's command (make dashboard); stopped after the module."""
     port = _free_port()
     log = Path(os.environ["WORKBENCH_CACHE_DIR"]).parent / f"voila-{port}.log"
@@ -44,6 +63,7 @@ def dashboard_url(repo_root, smollm2):
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env={**os.environ, "WORKBENCH_RUNS_DIR": str(runs_with_smollm2)},
         )
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -131,5 +151,40 @@ def test_browser_picks_a_model_submits_text_and_sees_the_result(dashboard_url, t
             expect(page.locator("img:visible")).to_have_count(3)
             expect(page.locator(".wb-error")).to_have_count(0)
             page.screenshot(path=str(tmp_path / "benchmark.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+def test_browser_compares_local_and_cloud_in_the_third_tab(dashboard_url, tmp_path):
+    """In Chromium: the Local vs cloud tab shows the decision panel; Compare prices the options."""
+    if CHROMIUM is None:
+        pytest.fail("chromium is not installed: run `apt-get install chromium` (.ci/run does)")
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=180_000)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(180_000)
+            page.goto(dashboard_url[0])
+            expect(page.locator(".wb-status").first).to_contain_text("Loaded minilm")
+
+            page.get_by_role("tab", name="Local vs cloud").click()
+            expect(page.get_by_text("Local, edge or cloud?")).to_be_visible()
+            expect(page.locator(".wb-status:visible").first).to_contain_text("press Compare")
+            page.get_by_role("button", name="Compare").click()
+
+            table = page.locator("table.wb-card:visible").first
+            expect(table).to_contain_text("OpenAI gpt-4o-mini")
+            expect(table).to_contain_text("https://openai.com/api/pricing/")
+            expect(page.locator(".wb-status:visible").first).to_contain_text("Cheapest feasible")
+            expect(page.locator("img:visible")).to_have_count(4)
+            expect(page.locator(".wb-error")).to_have_count(0)
+            page.screenshot(path=str(tmp_path / "local-vs-cloud.png"), full_page=True)
         finally:
             browser.close()

@@ -99,6 +99,19 @@ def test_core_never_imports_widget_libraries():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_dashboard_has_a_local_vs_cloud_tab_with_the_decision_panel():
+    """The third tab of the dashboard is the decision panel, on the support-chatbot scenario."""
+    from widgets import DecisionPanel, workbench_dashboard
+
+    dashboard = workbench_dashboard(default_model="tiny-bert", load_now=False)
+
+    assert dashboard.titles == ("Models", "Benchmark", "Local vs cloud")
+    panel = dashboard.children[2]
+    assert isinstance(panel, DecisionPanel)
+    assert panel.scenario.value == "support_chatbot"
+    assert "press Compare" in panel.status.value
+
+
 def _quick(panel):
     """Smallest honest settings: two calls per point."""
     panel.min_iters.value = 2
