@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from conftest import run_cli
 
 from widgets.common import ERROR_CLASS
 from widgets.decision_panel import DecisionPanel
+from workbench.cost.prices import load_prices
 
 pytestmark = pytest.mark.integration
 
@@ -45,9 +48,21 @@ def test_compare_fills_the_options_table_with_prices_and_their_sources(compared)
     assert "2025-06-01" in table
 
 
-def test_compare_lists_stale_prices_as_warnings(compared):
-    """Old catalog rows are listed under the table, not hidden."""
-    assert "days old" in compared.warnings.value
+def test_a_price_older_than_180_days_on_the_panels_day_is_listed_as_a_warning(runs_with_smollm2):
+    """gpt-4o-mini's price row is listed as 181 days old 181 days after its as_of, not on it."""
+    as_of = datetime.date.fromisoformat(load_prices().api_price("openai", "gpt-4o-mini").as_of)
+    panel = DecisionPanel("support_chatbot", runs_dir=str(runs_with_smollm2), requests=500)
+
+    panel.today = as_of
+    panel.compare()
+    fresh = panel.warnings.value
+    panel.today = as_of + datetime.timedelta(days=181)
+    panel.compare()
+    stale = panel.warnings.value
+
+    assert ERROR_CLASS not in panel.status.value
+    assert "api:openai/gpt-4o-mini" not in fresh
+    assert "api:openai/gpt-4o-mini is 181 days old" in stale
 
 
 def test_every_chart_is_a_png(compared):

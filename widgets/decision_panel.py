@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import html
 import math
 import warnings
@@ -39,6 +40,9 @@ class DecisionPanel(w.VBox):
         Where the scenario's runs are (default ``$WORKBENCH_RUNS_DIR`` or ``./runs``).
     requests
         Requests per simulated stream of the hybrid routing comparison.
+    today
+        The day price ages are counted to (default: the real today); a price row older than
+        180 days on it is listed as a warning.
     """
 
     def __init__(
@@ -46,12 +50,14 @@ class DecisionPanel(w.VBox):
         scenario: str = "support_chatbot",
         runs_dir: str | None = None,
         requests: int = 5_000,
+        today: datetime.date | None = None,
         **kwargs: Any,
     ):
         from workbench.scenarios import list_scenarios
 
         self.runs_dir = runs_dir
         self.requests = requests
+        self.today = today
         names = [p.stem for p in list_scenarios()]
         self.scenario = w.Dropdown(
             options=names,
@@ -237,7 +243,7 @@ class DecisionPanel(w.VBox):
         from workbench.scenarios import compare_options, resolve_options
 
         looked_up = resolve_options(scenario, self.runs_dir)  # once, for the table and charts
-        frame = compare_options(scenario, self.runs_dir, resolved=looked_up)
+        frame = compare_options(scenario, self.runs_dir, today=self.today, resolved=looked_up)
         resolved = {r.spec.name: r.cost_option for r in looked_up}
         workload = scenario.workload.cost_workload()
         self.options_frame = frame
