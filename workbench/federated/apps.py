@@ -103,10 +103,12 @@ def _config_from_items(items: tuple[tuple[str, Any], ...]) -> FedConfig:
     return FedConfig.from_flower(dict(items))
 
 
-def _message_config(message: Message) -> tuple[FedConfig, ConfigRecord]:
+def _message_config(message: Message) -> tuple[FedConfig, ConfigRecord, ConfigRecord]:
+    """The experiment's settings, the strategy's config record, and this node's own record."""
     record = message.content["config"]
     shared = tuple(sorted((k, v) for k, v in record.items() if k in _FLOWER_KEYS))
-    return _config_from_items(shared), record
+    node = message.content["node"] if "node" in message.content else ConfigRecord()
+    return _config_from_items(shared), record, node
 
 
 _FLOWER_KEYS = frozenset(FedConfig().to_flower())
@@ -131,7 +133,7 @@ client_app = ClientApp()
 
 @client_app.query()
 def _query(message: Message, context: Context) -> Message:
-    config, _ = _message_config(message)
+    config, _, _ = _message_config(message)
     client = _partition_id(context)
     size = len(client_partitions(config)[client])
     info = MetricRecord({"partition-id": client, "num-examples": size})
@@ -140,11 +142,11 @@ def _query(message: Message, context: Context) -> Message:
 
 @client_app.train()
 def _train(message: Message, context: Context) -> Message:
-    config, record = _message_config(message)
+    config, record, node = _message_config(message)
     client = _partition_id(context)
-    if record.get("fail", False):
+    if node.get("fail", False):
         raise RuntimeError(f"client {client} is listed in faulty_clients and fails on purpose")
-    x, y = client_data(config, client, int(record.get("max-samples", 0)))
+    x, y = client_data(config, client, int(node.get("max-samples", 0)))
     model = _client_model(config)
     global_weights = message.content["arrays"].to_numpy_ndarrays()
     learning.set_weights(model, global_weights)
@@ -174,9 +176,9 @@ def _train(message: Message, context: Context) -> Message:
 
 @client_app.evaluate()
 def _evaluate(message: Message, context: Context) -> Message:
-    config, record = _message_config(message)
+    config, _, node = _message_config(message)
     client = _partition_id(context)
-    x, y = client_data(config, client, int(record.get("max-samples", 0)))
+    x, y = client_data(config, client, int(node.get("max-samples", 0)))
     model = _client_model(config)
     learning.set_weights(model, message.content["arrays"].to_numpy_ndarrays())
     scores = learning.evaluate(model, x, y)
@@ -492,15 +494,9 @@ def run_server(
 
 
 def _personalize(message: Message, max_samples: int, fail: bool) -> None:
-    """Give one node its own config record (the strategy shares one RecordDict among all)."""
-    content = RecordDict()
-    for key, value in message.content.items():
-        content[key] = value
-    config = ConfigRecord(dict(message.content["config"]))
-    config["max-samples"] = int(max_samples)
-    config["fail"] = bool(fail)
-    content["config"] = config
-    message.content = content
+    """Add one node's own settings (the strategy sends one shared RecordDict to all nodes)."""
+    node = ConfigRecord({"max-samples": int(max_samples), "fail": bool(fail)})
+    message.content = RecordDict({**dict(message.content.items()), "node": node})
 
 
 def _evaluate_clients(

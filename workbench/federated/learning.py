@@ -8,6 +8,7 @@ weights and a client's seed does not depend on what ran before it.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import TYPE_CHECKING
 
@@ -117,6 +118,29 @@ def set_weights(model: nn.Module, weights: list[np.ndarray]) -> None:
             tensor.copy_(torch.tensor(np.asarray(array), dtype=tensor.dtype))
 
 
+def _single_thread(fn):
+    """Run ``fn`` with one torch thread, then restore the caller's setting.
+
+    These models hold a few thousand weights: torch's thread pool costs more than it gains on
+    them, and far more on a busy machine (7-13x slower on 2 threads under load; see
+    bench/bench_fed.py).
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        before = torch.get_num_threads()
+        if before == 1:
+            return fn(*args, **kwargs)
+        torch.set_num_threads(1)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.set_num_threads(before)
+
+    return wrapper
+
+
+@_single_thread
 def train_local(
     model: nn.Module,
     x: np.ndarray,
@@ -210,6 +234,7 @@ def train_local(
     return {"loss": total_loss / (n * epochs), "num_examples": n, "steps": steps}
 
 
+@_single_thread
 def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray) -> dict:
     """Mean cross-entropy and accuracy of ``model`` on ``(x, y)``.
 
