@@ -14,6 +14,7 @@ NOTEBOOKS = [
     "01_open_models.ipynb",
     "02_local_benchmark.ipynb",
     "03_local_vs_cloud.ipynb",
+    "04_federated_edge.ipynb",
     "dashboard.ipynb",
 ]
 
@@ -65,3 +66,6 @@ def test_notebook_executes_top_to_bottom(repo_root, name, smollm2):
     if name == "03_local_vs_cloud.ipynb":
         text = _text_outputs(notebook)
         assert "local-only" in text and "cloud-only" in text  # the routing policies were compared
+    if name == "04_federated_edge.ipynb":
+        text = _text_outputs(notebook)
+        assert "fedmedian" in text and "epsilon" in text  # strategies and privacy were compared
