@@ -89,11 +89,11 @@ def test_one_client_gets_everything():
 @pytest.mark.parametrize(
     ("num_partitions", "kwargs", "field"),
     [
-        (0, {}, "num_partitions"),
-        (-3, {}, "num_partitions"),
-        (2.5, {}, "num_partitions"),
-        (501, {}, "num_partitions"),  # more clients than rows
-        (5, {"scheme": "shards"}, "scheme"),
+        (0, {}, "clients"),
+        (-3, {}, "clients"),
+        (2.5, {}, "clients"),
+        (501, {}, "clients"),  # more clients than rows
+        (5, {"scheme": "shards"}, "partition"),
         (5, {"scheme": "dirichlet", "alpha": 0.0}, "alpha"),
         (5, {"scheme": "dirichlet", "alpha": -1.0}, "alpha"),
         (5, {"scheme": "dirichlet", "alpha": float("nan")}, "alpha"),
@@ -126,14 +126,14 @@ def test_empty_clients_are_named_with_a_fix():
 
     message = str(info.value)
     assert "clients 0, 1, 2, 3, 4, 8" in message
-    assert "`num_partitions`" in message and "`alpha`" in message and "iid" in message
+    assert "`clients`" in message and "`alpha`" in message and "iid" in message
 
 
 def test_pathological_class_on_too_many_clients_becomes_our_error():
     """flwr-datasets' refusal (a class on more clients than its rows) is explained in our terms."""
     labels = np.repeat(np.arange(3), 2)
 
-    with pytest.raises(InvalidInputError, match="`num_partitions` or `classes_per_client`"):
+    with pytest.raises(InvalidInputError, match="`clients` or `classes_per_client`"):
         partition_indices(labels, 5, scheme="pathological", classes_per_client=3)
 
 

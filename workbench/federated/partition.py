@@ -4,7 +4,8 @@ The splits come from flwr-datasets' partitioners, run on a small :class:`dataset
 here from the labels alone, so that the same partitioning code serves a simulation and a real
 deployment that loads its partition with flwr-datasets. What the partitioners reject, or a split
 that leaves a client with nothing, becomes one :class:`InvalidInputError` paragraph that says
-which field to change.
+which field to change, by the name users set it under (``FedConfig``'s ``clients`` and
+``partition`` for this module's ``num_partitions`` and ``scheme``).
 """
 
 from __future__ import annotations
@@ -155,12 +156,12 @@ def _check_args(
 ) -> None:
     if not _is_int(num_partitions) or num_partitions < 1:
         raise InvalidInputError(
-            f"`num_partitions` (the number of clients) must be an integer >= 1, got "
+            f"`clients` (the number of clients) must be an integer >= 1, got "
             f"{num_partitions!r}; pass e.g. 10."
         )
     if scheme not in SCHEMES:
         raise InvalidInputError(
-            f"`scheme` must be one of {', '.join(SCHEMES)}; got {scheme!r}. Use iid for "
+            f"`partition` must be one of {', '.join(SCHEMES)}; got {scheme!r}. Use iid for "
             "evenly shuffled data, dirichlet (with alpha) for label skew, pathological (with "
             "classes_per_client) for k classes per client."
         )
@@ -170,7 +171,7 @@ def _check_args(
         )
     if num_partitions > len(labels):
         raise InvalidInputError(
-            f"`num_partitions` is {num_partitions} but there are only {len(labels)} samples, "
+            f"`clients` is {num_partitions} but there are only {len(labels)} samples, "
             f"so some clients would get no data; use at most {len(labels)} clients."
         )
     if scheme == "dirichlet":
@@ -231,11 +232,11 @@ def _explain(exc: ValueError, scheme: str, num_partitions: int, num_samples: int
         return InvalidInputError(
             f"The pathological split of {num_samples} samples among {num_partitions} clients "
             f"needs some class on more clients than it has samples ({message.split('. ')[0]}). "
-            "Lower `num_partitions` or `classes_per_client`, or use scheme dirichlet or iid."
+            "Lower `clients` or `classes_per_client`, or use partition dirichlet or iid."
         )
     return InvalidInputError(
         f"The {scheme} split of {num_samples} samples among {num_partitions} clients failed: "
-        f"{message} Check `num_partitions` and the scheme's settings (alpha, "
+        f"{message} Check `clients` and the scheme's settings (alpha, "
         "classes_per_client), or use scheme iid."
     )
 
@@ -248,9 +249,9 @@ def _check_not_empty(parts: list[np.ndarray], scheme: str, alpha: float, num_sam
         f" and {len(empty) - 10} more" if len(empty) > 10 else ""
     )
     fix = (
-        f"use fewer clients (`num_partitions`), a larger `alpha` (now {alpha:g}), or `scheme` iid"
+        f"use fewer `clients`, a larger `alpha` (now {alpha:g}), or `partition` iid"
         if scheme == "dirichlet"
-        else "use fewer clients (`num_partitions`) or `scheme` iid"
+        else "use fewer `clients` or `partition` iid"
     )
     raise InvalidInputError(
         f"The {scheme} split of {num_samples} samples among {len(parts)} clients left "
