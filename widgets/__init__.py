@@ -6,23 +6,33 @@ import ipywidgets as w
 
 from widgets.benchmark_panel import BenchmarkPanel
 from widgets.decision_panel import DecisionPanel
+from widgets.federated_panel import FederatedPanel
 from widgets.model_explorer import ModelExplorer
 
 
 def workbench_dashboard(default_model: str = "minilm", load_now: bool = True) -> w.Tab:
-    """The main dashboard: the model explorer, the benchmark and the decision panel, a tab each.
+    """The main dashboard: the model explorer, the benchmark, the decision and the federated
+    panel, a tab each.
 
-    The decision panel builds in about 0.1 s (it only reads its scenario until Compare is
-    pressed), so it is built with the others rather than when its tab is first opened.
+    The decision and federated panels build in about 0.1 s (they read their catalogs; nothing runs
+    until their button is pressed), so they are built with the others rather than when their tab
+    is first opened.
     """
     return w.Tab(
         children=[
             ModelExplorer(default_model=default_model, load_now=load_now),
             BenchmarkPanel(default_model=default_model),
             DecisionPanel(),
+            FederatedPanel(),
         ],
-        titles=("Models", "Benchmark", "Local vs cloud"),
+        titles=("Models", "Benchmark", "Local vs cloud", "Federated"),
     )
 
 
-__all__ = ["BenchmarkPanel", "DecisionPanel", "ModelExplorer", "workbench_dashboard"]
+__all__ = [
+    "BenchmarkPanel",
+    "DecisionPanel",
+    "FederatedPanel",
+    "ModelExplorer",
+    "workbench_dashboard",
+]
