@@ -11,6 +11,7 @@ from nbclient import NotebookClient
 pytestmark = pytest.mark.integration
 
 NOTEBOOKS = [
+    "00_quickstart.ipynb",
     "01_open_models.ipynb",
     "02_local_benchmark.ipynb",
     "03_local_vs_cloud.ipynb",
@@ -55,6 +56,10 @@ def test_notebook_executes_top_to_bottom(repo_root, name, smollm2):
         o for c in notebook.cells for o in c.get("outputs", []) if o["output_type"] == "error"
     ]
     assert errors == []
+    if name == "00_quickstart.ipynb":
+        text = _text_outputs(notebook)
+        assert "projected_p50_ms" in text and "monthly_usd" in text  # projected, then priced
+        assert "central baseline on pooled data" in text  # and a federated run finished
     if name == "01_open_models.ipynb":
         text = _text_outputs(notebook)
         assert "allow_pickle=True" in text  # the pickle refusal is shown, then the opt-in works
