@@ -120,8 +120,12 @@ def run_federated(
     baseline: bool = True,
     save: bool = True,
     runs_dir: str | None = None,
+    launcher: Launcher | None = None,
 ) -> FedResult:
     """Run ``config`` on its launcher; ``observer`` gets each round's record as it finishes.
+
+    ``launcher`` replaces ``LAUNCHERS[config.launcher]``: the Flower deployment's ServerApp passes
+    one that drives the grid it was given (:mod:`workbench.federated.flower_app`).
 
     With ``save`` the run goes to the run store (kind ``"federated"``): tables ``rounds``,
     ``clients`` (each selected client's outcome per round), ``label_distribution`` and
@@ -143,6 +147,7 @@ def run_federated(
         if observer is not None:
             observer(row)
 
+    launch = launcher if launcher is not None else LAUNCHERS[config.launcher]
     sink: dict[str, Any] = {}
     server_app = make_server_app(config, observer=on_round, sink=sink)
     started = time.perf_counter()
@@ -150,7 +155,7 @@ def run_federated(
     def execute() -> FedResult:
         try:
             with quiet_flower():
-                LAUNCHERS[config.launcher](server_app, client_app, config)
+                launch(server_app, client_app, config)
         finally:
             if bar is not None:
                 bar.close()
