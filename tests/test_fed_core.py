@@ -368,3 +368,8 @@ def test_cli_bad_input_is_one_line_with_exit_status_2(args, needle):
     assert needle in done.stderr
     assert "Traceback" not in done.stderr
     assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1
+
+
+def test_the_deployment_launcher_is_refused_in_a_simulation_with_the_way_to_run_it():
+    with pytest.raises(InvalidInputError, match="flwr run"):
+        run_federated(SMALL.replace(launcher="deployment"), save=False)

@@ -105,6 +105,7 @@ def test_flwr_run_finishes_all_rounds(federation, finished_run):
     assert rounds["round"].tolist() == [1, 2]
     assert (rounds["clients_completed"] == 2).all()
     assert run.config["clients"] == 2 and run.config["model"] == "logreg"
+    assert run.config["launcher"] == "deployment"
     assert f"workbench run {saved[0].id} saved: 2 rounds" in finished_run.output
 
 

@@ -13,7 +13,13 @@ from typing import Any
 
 from workbench.cli_util import check_writable, json_ready
 from workbench.errors import InvalidInputError
-from workbench.federated.config import FIELD_HELP, LAUNCHERS, PARTITIONS, STRATEGIES, TASKS
+from workbench.federated.config import (
+    FIELD_HELP,
+    PARTITIONS,
+    SIMULATION_LAUNCHERS,
+    STRATEGIES,
+    TASKS,
+)
 
 # flag -> (FedConfig field, type). Flags left out keep the config file's value or the default.
 FLAGS: dict[str, tuple[str, Any]] = {
@@ -42,7 +48,7 @@ CHOICES = {
     "--task": TASKS,
     "--strategy": STRATEGIES,
     "--partition": PARTITIONS,
-    "--launcher": LAUNCHERS,
+    "--launcher": SIMULATION_LAUNCHERS,
 }
 
 

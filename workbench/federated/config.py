@@ -22,7 +22,8 @@ TASKS = ("digits", "synthetic", "text")
 MODELS = ("logreg", "mlp")
 STRATEGIES = ("fedavg", "fedprox", "fedadam", "fedmedian", "krum")
 PARTITIONS = ("iid", "dirichlet", "pathological")
-LAUNCHERS = ("inline", "ray")
+LAUNCHERS = ("inline", "ray", "deployment")
+SIMULATION_LAUNCHERS = ("inline", "ray")  # the ones run_federated starts by itself
 
 STRATEGY_HELP = {
     "fedavg": "FedAvg: average the client models, weighted by their number of examples",
@@ -55,7 +56,8 @@ FIELD_HELP = {
     "dp_clip": "differential privacy clipping norm of each client update",
     "dp_delta": "differential privacy delta at which epsilon is reported",
     "difficulty": "synthetic task: 0 easy (well separated) to 1 hard",
-    "launcher": "where the apps run: inline (this process, no Ray) or ray (Flower simulation engine)",
+    "launcher": "where the apps run: inline (this process, no Ray) or ray (Flower simulation "
+    "engine); deployment marks runs started with flwr run on a SuperLink",
     "ray_address": "address of a running Ray cluster to join (launcher ray); empty starts a local one",
     "round_timeout_s": "wall-clock seconds the server waits for replies in one round",
     "faulty_clients": "client ids whose ClientApp raises (to see failures counted, not fatal)",

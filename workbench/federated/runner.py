@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from workbench import runs
+from workbench.errors import InvalidInputError
 from workbench.federated import learning
 from workbench.federated.apps import (
     RoundObserver,
@@ -147,6 +148,12 @@ def run_federated(
         if observer is not None:
             observer(row)
 
+    if launcher is None and config.launcher not in LAUNCHERS:
+        raise InvalidInputError(
+            f"Federated setting 'launcher' = {config.launcher!r} is not started from here: a "
+            "deployment runs with `flwr run` against a SuperLink and its SuperNodes (see "
+            "workbench.federated.deployment). Use launcher inline or ray to simulate."
+        )
     launch = launcher if launcher is not None else LAUNCHERS[config.launcher]
     sink: dict[str, Any] = {}
     server_app = make_server_app(config, observer=on_round, sink=sink)

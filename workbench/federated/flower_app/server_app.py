@@ -28,7 +28,7 @@ app = ServerApp()
 @app.main()
 def main(grid: Grid, context: Context) -> None:
     """Run the federation described by the run config on the SuperLink's nodes and save it."""
-    config = FedConfig.from_flower(context.run_config)
+    config = FedConfig.from_flower(context.run_config).replace(launcher="deployment")
 
     def on_grid(server_app: ServerApp, _client_app: Any, _config: FedConfig) -> None:
         server_app(grid=PollingGrid(grid, poll_s=POLL_S), context=context)
