@@ -49,6 +49,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_minilm.py
 	$(BIN)/python bench/bench_smollm2.py
 	$(BIN)/python bench/bench_cloud.py
+	$(BIN)/python bench/bench_fed.py --memory
+	$(BIN)/python bench/bench_fed_ray.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
