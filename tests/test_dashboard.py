@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -9,7 +10,9 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,15 +110,14 @@ def test_dashboard_renders_widgets_without_errors_or_code(dashboard_url):
     assert "DEFAULT_MODEL =" not in page
 
 
-@pytest.mark.browser
-def test_browser_picks_a_model_submits_text_and_sees_the_result(dashboard_url, tmp_path):
-    """In Chromium: embed with minilm, ask smollm2-135m a question, then benchmark tiny-bert."""
+@contextlib.contextmanager
+def _dashboard_page(url: str) -> Iterator[Any]:
+    """A headless Chromium page open on the dashboard; the browser closes afterwards."""
     if CHROMIUM is None:
         pytest.fail("chromium is not installed: run `apt-get install chromium` (.ci/run does)")
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=180_000)  # a 2-core machine under load streams slowly
-
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
@@ -123,68 +125,66 @@ def test_browser_picks_a_model_submits_text_and_sees_the_result(dashboard_url, t
         try:
             page = browser.new_page()
             page.set_default_timeout(180_000)
-            page.goto(dashboard_url[0])
-            status = page.locator(".wb-status").first
-            expect(status).to_contain_text("Loaded minilm")
-
-            page.locator("textarea").fill("A kitten naps in the sun by the window.")
-            page.get_by_role("button", name="Run").click()
-            result = page.locator(".wb-result").first
-            expect(result).to_contain_text("384 dimensions")
-            nearest = page.locator(".wb-card").last.locator("tr").first
-            expect(nearest).to_contain_text("The cat sleeps on the warm windowsill.")
-
-            choice = page.locator("select option", has_text="smollm2-135m").first.text_content()
-            page.locator("select").first.select_option(label=choice)
-            page.get_by_role("button", name="Load").click()
-            expect(page.locator(".wb-card").first).to_contain_text("134,515,008")
-            page.locator("textarea").fill("What is the capital of France?")
-            page.get_by_role("button", name="Run").click()
-            expect(page.locator(".wb-result").first).to_contain_text("Paris")
-            expect(page.locator(".wb-error")).to_have_count(0)
-            page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
-
-            page.get_by_role("tab", name="Benchmark").click()
-            page.locator("select:visible").first.select_option("tiny-bert")
-            page.get_by_role("button", name="Measure").click()
-            expect(page.locator(".wb-status:visible").first).to_contain_text("Done: 6 points")
-            expect(page.locator("img:visible")).to_have_count(3)
-            expect(page.locator(".wb-error")).to_have_count(0)
-            page.screenshot(path=str(tmp_path / "benchmark.png"), full_page=True)
+            page.goto(url)
+            yield page
         finally:
             browser.close()
 
 
 @pytest.mark.browser
+def test_browser_picks_a_model_submits_text_and_sees_the_result(dashboard_url, tmp_path):
+    """In Chromium: embed with minilm, ask smollm2-135m a question, then benchmark tiny-bert."""
+    from playwright.sync_api import expect
+
+    with _dashboard_page(dashboard_url[0]) as page:
+        status = page.locator(".wb-status").first
+        expect(status).to_contain_text("Loaded minilm")
+
+        page.locator("textarea").fill("A kitten naps in the sun by the window.")
+        page.get_by_role("button", name="Run").click()
+        result = page.locator(".wb-result").first
+        expect(result).to_contain_text("384 dimensions")
+        nearest = (
+            page.locator(".wb-card:visible").last.locator("tr").first
+        )  # other tabs hide theirs
+        expect(nearest).to_contain_text("The cat sleeps on the warm windowsill.")
+
+        choice = page.locator("select option", has_text="smollm2-135m").first.text_content()
+        page.locator("select").first.select_option(label=choice)
+        page.get_by_role("button", name="Load").click()
+        expect(page.locator(".wb-card:visible").first).to_contain_text("134,515,008")
+        page.locator("textarea").fill("What is the capital of France?")
+        page.get_by_role("button", name="Run").click()
+        expect(page.locator(".wb-result").first).to_contain_text("Paris")
+        expect(page.locator(".wb-error")).to_have_count(0)
+        page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+
+        page.get_by_role("tab", name="Benchmark").click()
+        page.locator("select:visible").first.select_option("tiny-bert")
+        page.get_by_role("button", name="Measure").click()
+        expect(page.locator(".wb-status:visible").first).to_contain_text("Done: 6 points")
+        expect(page.locator("img:visible")).to_have_count(3)
+        expect(page.locator(".wb-error")).to_have_count(0)
+        page.screenshot(path=str(tmp_path / "benchmark.png"), full_page=True)
+
+
+@pytest.mark.browser
 def test_browser_compares_local_and_cloud_in_the_third_tab(dashboard_url, tmp_path):
     """In Chromium: the Local vs cloud tab shows the decision panel; Compare prices the options."""
-    if CHROMIUM is None:
-        pytest.fail("chromium is not installed: run `apt-get install chromium` (.ci/run does)")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    expect.set_options(timeout=180_000)
+    with _dashboard_page(dashboard_url[0]) as page:
+        expect(page.locator(".wb-status").first).to_contain_text("Loaded minilm")
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(180_000)
-            page.goto(dashboard_url[0])
-            expect(page.locator(".wb-status").first).to_contain_text("Loaded minilm")
+        page.get_by_role("tab", name="Local vs cloud").click()
+        expect(page.get_by_text("Local, edge or cloud?")).to_be_visible()
+        expect(page.locator(".wb-status:visible").first).to_contain_text("press Compare")
+        page.get_by_role("button", name="Compare").click()
 
-            page.get_by_role("tab", name="Local vs cloud").click()
-            expect(page.get_by_text("Local, edge or cloud?")).to_be_visible()
-            expect(page.locator(".wb-status:visible").first).to_contain_text("press Compare")
-            page.get_by_role("button", name="Compare").click()
-
-            table = page.locator("table.wb-card:visible").first
-            expect(table).to_contain_text("OpenAI gpt-4o-mini")
-            expect(table).to_contain_text("https://openai.com/api/pricing/")
-            expect(page.locator(".wb-status:visible").first).to_contain_text("Cheapest feasible")
-            expect(page.locator("img:visible")).to_have_count(4)
-            expect(page.locator(".wb-error")).to_have_count(0)
-            page.screenshot(path=str(tmp_path / "local-vs-cloud.png"), full_page=True)
-        finally:
-            browser.close()
+        table = page.locator("table.wb-card:visible").first
+        expect(table).to_contain_text("OpenAI gpt-4o-mini")
+        expect(table).to_contain_text("https://openai.com/api/pricing/")
+        expect(page.locator(".wb-status:visible").first).to_contain_text("Cheapest feasible")
+        expect(page.locator("img:visible")).to_have_count(4)
+        expect(page.locator(".wb-error")).to_have_count(0)
+        page.screenshot(path=str(tmp_path / "local-vs-cloud.png"), full_page=True)
