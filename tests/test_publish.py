@@ -522,3 +522,11 @@ def test_static_export_of_a_published_folder_from_the_command_line(published, tm
     assert done.returncode == 0, done.stderr
     page = (tmp_path / "report.html").read_text()
     assert all(s.id in page for s in runs.list_runs(published / "runs"))
+
+
+def test_preheat_asks_voila_for_one_kernel_that_has_run_the_dashboard(published):
+    plain = pub.voila_command(published, port=8870)
+    preheated = pub.voila_command(published, port=8870, preheat=True)
+    assert "--preheat_kernel=True" not in plain
+    assert {"--preheat_kernel=True", "--pool_size=1"} <= set(preheated)
+    assert "--Voila.ip=127.0.0.1" in preheated

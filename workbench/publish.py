@@ -537,11 +537,14 @@ def voila_command(
     port: int = DEFAULT_PORT,
     open_browser: bool = False,
     config_dir: str | os.PathLike[str] | None = None,
+    preheat: bool = False,
 ) -> list[str]:
     """The Voilà command line that serves a published folder (run it with the folder as cwd).
 
     ``config_dir`` is an extra folder searched first for ``voila.json``: :func:`serve` puts a
-    token there, so that it does not show on Voilà's command line.
+    token there, so that it does not show on Voilà's command line. ``preheat`` keeps one kernel
+    that has already run the notebook waiting for the next visitor (a published notebook's
+    parameters are bound in the file, so a preheated kernel shows the same page).
     """
     command = [
         sys.executable,
@@ -554,6 +557,8 @@ def voila_command(
         f"--template={OFFLINE_TEMPLATE}",
     ]
     command.append("--Voila.open_browser=True" if open_browser else "--no-browser")
+    if preheat:
+        command += ["--preheat_kernel=True", "--pool_size=1"]
     if config_dir is not None:
         from jupyter_core.paths import jupyter_config_path
 
@@ -568,6 +573,7 @@ def serve(
     port: int | None = None,
     token: str | None = None,
     open_browser: bool = False,
+    preheat: bool = False,
 ) -> int:
     """Serve a published folder with Voilà on 127.0.0.1 until Ctrl-C (or SIGTERM).
 
@@ -581,6 +587,9 @@ def serve(
         When given, every visitor must add ``?token=TOKEN`` to the address.
     open_browser
         Open the page in the default browser.
+    preheat
+        Run the notebook ahead in a waiting kernel, so the first visitor does not wait for it
+        (see ``bench/bench_dashboards.py`` for the difference).
 
     Returns
     -------
@@ -600,7 +609,9 @@ def serve(
         if token:
             config_dir = Path(private)
             (config_dir / CONFIG_FILE).write_text(json.dumps({"Voila": {"token": token}}), "utf-8")
-        command = voila_command(app, port=port, open_browser=open_browser, config_dir=config_dir)
+        command = voila_command(
+            app, port=port, open_browser=open_browser, config_dir=config_dir, preheat=preheat
+        )
         note = " (add ?token=YOUR_TOKEN)" if token else ""
         print(f"Serving {app.name} at http://{HOST}:{port}/{note}; Ctrl-C stops it.", flush=True)
         process = subprocess.Popen(command, cwd=app, env=voila_environment())

@@ -55,6 +55,11 @@ def add_parser(commands: Any) -> None:
         "keeps it out of the process list)",
     )
     serve.add_argument("--open", action="store_true", help="open the page in a browser")
+    serve.add_argument(
+        "--preheat",
+        action="store_true",
+        help="keep a kernel that has already run the dashboard ready for the next visitor",
+    )
     serve.set_defaults(handler=_serve)
 
     export = commands.add_parser(
@@ -92,7 +97,13 @@ def _publish(args: argparse.Namespace) -> None:
 def _serve(args: argparse.Namespace) -> None:
     from workbench.publish import ServeError, serve
 
-    status = serve(args.app_dir, port=args.port, token=args.token, open_browser=args.open)
+    status = serve(
+        args.app_dir,
+        port=args.port,
+        token=args.token,
+        open_browser=args.open,
+        preheat=args.preheat,
+    )
     if status != 0:
         raise ServeError(
             f"Voilà stopped with exit status {status}; its messages above say why. Serve the "
