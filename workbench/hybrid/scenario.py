@@ -98,7 +98,7 @@ def setup_from_scenario(
         measured = resolve_run(scenario.runs["cloud"], runs_dir).table("requests")
         ok = measured[measured["ok"]] if "ok" in measured else measured
         cloud_config = CloudConfig(
-            latency_samples_s=tuple(ok["e2e_ms"].to_numpy() / 1000.0),
+            latency_samples_s=tuple(ok["latency_ms"].to_numpy() / 1000.0),
             cost_per_request=float(cloud["usd_per_request"]),
         )
         notes.append(f"cloud latency: {len(ok)} measured requests of run {scenario.runs['cloud']}")
