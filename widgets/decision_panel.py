@@ -7,6 +7,7 @@ import datetime
 import html
 import math
 import warnings
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import ipywidgets as w
@@ -43,6 +44,11 @@ class DecisionPanel(w.VBox):
     today
         The day price ages are counted to (default: the real today); a price row older than
         180 days on it is listed as a warning.
+    run_refs
+        Run references that replace the scenario's ``[runs]`` entries, e.g. ``{"local": RUN_ID}``:
+        a mapping, or a function of the loaded scenario that returns one (so each scenario of
+        the dropdown can get its own). A published dashboard passes its own runs this way
+        instead of the newest ones.
     """
 
     def __init__(
@@ -51,11 +57,13 @@ class DecisionPanel(w.VBox):
         runs_dir: str | None = None,
         requests: int = 5_000,
         today: datetime.date | None = None,
+        run_refs: Mapping[str, str] | Callable[[Any], Mapping[str, str]] | None = None,
         **kwargs: Any,
     ):
         from workbench.scenarios import list_scenarios
 
         self.runs_dir = runs_dir
+        self.run_refs = run_refs
         self.requests = requests
         self.today = today
         names = [p.stem for p in list_scenarios()]
@@ -216,7 +224,9 @@ class DecisionPanel(w.VBox):
             output_tokens=int(self.output_tokens.value),
             latency_objective_ms=float(self.latency_objective_ms.value),
         )
-        return dataclasses.replace(self._base, workload=workload)
+        refs = self.run_refs(self._base) if callable(self.run_refs) else self.run_refs
+        runs = {**self._base.runs, **(refs or {})}
+        return dataclasses.replace(self._base, workload=workload, runs=runs)
 
     # -- work -----------------------------------------------------------------------------------
 
@@ -226,9 +236,15 @@ class DecisionPanel(w.VBox):
         try:
             scenario = self.scenario_with_workload()
             self.status.value = status_html(f"Pricing the options of {scenario.name} …")
+            failure: Exception | None = None
             with self.progress, warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # stale prices are listed in the panel instead
-                self._price_and_simulate(scenario)
+                try:
+                    self._price_and_simulate(scenario)
+                except Exception as exc:  # in a kernel the Output would swallow it
+                    failure = exc
+            if failure is not None:
+                raise failure
             self.progress.clear_output()
         except Exception as exc:  # shown in the panel, never as a traceback
             self.progress.clear_output()
@@ -306,9 +322,10 @@ def _latency_samples(setup: Any) -> dict[str, np.ndarray]:
     """Per-request latency without queueing: measured local service times, the cloud sampler."""
     rng = np.random.default_rng(0)
     config = setup.config
+    cloud = "cloud (measured)" if config.cloud.latency_samples_s else "cloud (modelled)"
     return {
         "local (measured)": config.local.draw(rng, _LATENCY_DRAWS) * 1000.0,
-        "cloud (modelled)": config.cloud.draw(rng, _LATENCY_DRAWS) * 1000.0,
+        cloud: config.cloud.draw(rng, _LATENCY_DRAWS) * 1000.0,
     }
 
 
