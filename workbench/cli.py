@@ -54,12 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     from workbench.cost.cli import add_parser as add_cost_parsers
     from workbench.federated.cli import add_parser as add_fed_parsers
     from workbench.publish_cli import add_parser as add_publish_parsers
+    from workbench.sample_runs import add_parser as add_sample_parsers
 
     add_cloud_parsers(commands)
     add_cost_parsers(commands)
     _hybrid_parser(commands)
     add_fed_parsers(commands)
     add_publish_parsers(commands)
+    add_sample_parsers(commands)
     return parser
 
 
