@@ -222,14 +222,13 @@ class ServerResult:
 RoundObserver = Callable[[dict[str, Any]], None]
 
 
-class _RoundGrid(Grid):
-    """A view of a grid that shows the strategy only this round's clients."""
+class GridView(Grid):
+    """A Grid that hands every call to another one; subclasses change what they need."""
 
-    def __init__(self, grid: Grid, node_ids: Iterable[int]) -> None:
+    def __init__(self, grid: Grid) -> None:
         self._grid = grid
-        self._nodes = list(node_ids)
 
-    def set_run(self, run):  # pragma: no cover - the view never starts runs
+    def set_run(self, run):  # pragma: no cover - views never start runs
         self._grid.set_run(run)
 
     @property
@@ -240,7 +239,7 @@ class _RoundGrid(Grid):
         return self._grid.create_message(content, message_type, dst_node_id, group_id, ttl)
 
     def get_node_ids(self) -> Iterable[int]:
-        return list(self._nodes)
+        return self._grid.get_node_ids()
 
     def push_messages(self, messages):
         return self._grid.push_messages(messages)
@@ -250,6 +249,17 @@ class _RoundGrid(Grid):
 
     def send_and_receive(self, messages, *, timeout=None):
         return self._grid.send_and_receive(messages, timeout=timeout)
+
+
+class _RoundGrid(GridView):
+    """A view of a grid that shows the strategy only this round's clients."""
+
+    def __init__(self, grid: Grid, node_ids: Iterable[int]) -> None:
+        super().__init__(grid)
+        self._nodes = list(node_ids)
+
+    def get_node_ids(self) -> Iterable[int]:
+        return list(self._nodes)
 
 
 def make_strategy(config: FedConfig):

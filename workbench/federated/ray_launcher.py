@@ -46,6 +46,7 @@ from typing import Any
 from flwr.serverapp import Grid, ServerApp
 
 from workbench.errors import WorkbenchError
+from workbench.federated.apps import GridView
 from workbench.federated.config import FedConfig
 
 RAY_START_TIMEOUT_S = 180.0  # ray start --head on a busy 2-core machine took up to 45 s
@@ -596,7 +597,7 @@ def _supervised(server_app: ServerApp) -> tuple[ServerApp, _Supervision]:
     return app, state
 
 
-class PollingGrid(Grid):
+class PollingGrid(GridView):
     """A view of a Flower grid that polls for replies every ``poll_s`` and can be stopped.
 
     Flower's in-memory grid polls every 0.1 s and its HTTP grid (deployment) every 3 s; a round
@@ -607,28 +608,9 @@ class PollingGrid(Grid):
     def __init__(
         self, grid: Grid, stop: threading.Event | None = None, *, poll_s: float = POLL_S
     ) -> None:
-        self._grid = grid
+        super().__init__(grid)
         self._stop = stop if stop is not None else threading.Event()
         self._poll_s = poll_s
-
-    def set_run(self, run):  # pragma: no cover - Flower set the run before handing it over
-        self._grid.set_run(run)
-
-    @property
-    def run(self):
-        return self._grid.run
-
-    def create_message(self, content, message_type, dst_node_id, group_id, ttl=None):
-        return self._grid.create_message(content, message_type, dst_node_id, group_id, ttl)
-
-    def get_node_ids(self):
-        return self._grid.get_node_ids()
-
-    def push_messages(self, messages):
-        return self._grid.push_messages(messages)
-
-    def pull_messages(self, message_ids):
-        return self._grid.pull_messages(message_ids)
 
     def send_and_receive(self, messages, *, timeout=None):
         """Push, then pull until every reply is in, ``timeout`` passes, or the engine stops."""

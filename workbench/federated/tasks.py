@@ -18,8 +18,6 @@ import functools
 import hashlib
 import io
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +25,7 @@ import numpy as np
 
 from workbench.errors import InvalidInputError, WorkbenchError
 from workbench.paths import cache_dir, data_dir
+from workbench.runs_io import atomic_write_bytes
 
 TASKS: dict[str, str] = {
     "digits": "Handwritten digits 0-9 (scikit-learn, 1,797 8x8 images, 64 features in [0, 1])",
@@ -310,7 +309,7 @@ def _text_embeddings(*, progress: bool) -> np.ndarray:
         embeddings = np.asarray(runner.embed(texts), dtype=np.float32)
         buffer = io.BytesIO()
         np.save(buffer, embeddings, allow_pickle=False)
-        _atomic_write_bytes(path, buffer.getvalue())
+        atomic_write_bytes(path, buffer.getvalue())
     embeddings.flags.writeable = False
     _text_embeddings_memo[digest] = embeddings
     return embeddings
@@ -338,18 +337,3 @@ def _text_features(digest: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]
     index = {label: i for i, label in enumerate(class_names)}
     y = np.array([index[label] for label in labels], dtype=np.int64)
     return x, y, class_names
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write through a temporary file in the same folder and a rename (as runs_io does for text)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
