@@ -61,6 +61,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_cloud.py
 	$(BIN)/python bench/bench_fed.py --memory
 	$(BIN)/python bench/bench_fed_ray.py
+	$(BIN)/python bench/bench_dashboards.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
