@@ -4,35 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from voila_util import CHROMIUM, CHROMIUM_ARGS, free_port, serving
 
 pytestmark = pytest.mark.integration
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -64,36 +44,12 @@ def dashboard_url(repo_root, runs_with_smollm2):
 @contextlib.contextmanager
 def _make_served(target: str, repo_root: Path, runs_dir: Path) -> Iterator[tuple[str, Path]]:
     """`make TARGET PORT=...` serving on a free port, killed with its process group afterwards."""
-    port = _free_port()
+    port = free_port()
     log = Path(os.environ["WORKBENCH_CACHE_DIR"]).parent / f"voila-{port}.log"
-    with log.open("w") as sink:
-        server = subprocess.Popen(
-            ["make", "--no-print-directory", target, f"PORT={port}"],
-            cwd=repo_root,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env={**os.environ, "WORKBENCH_RUNS_DIR": str(runs_dir)},
-        )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"Voilà did not start; its log:\n{log.read_text()}")
-                time.sleep(0.3)
+    command = ["make", "--no-print-directory", target, f"PORT={port}"]
+    env = {**os.environ, "WORKBENCH_RUNS_DIR": str(runs_dir)}
+    with serving(command, repo_root, port, log, env=env) as url:
         yield url, log
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
 
 
 def test_dashboard_command_prints_its_loopback_url(dashboard_url):

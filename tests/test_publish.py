@@ -6,11 +6,8 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -20,29 +17,15 @@ import nbformat
 import pandas as pd
 import pytest
 from conftest import REPO_ROOT, run_cli
+from voila_util import CHROMIUM, CHROMIUM_ARGS, free_port, serving
 
 from workbench import publish as pub
 from workbench import runs
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
 SECRETS = {"OPENAI_API_KEY": "sk-test-wb-9f3b2c7d1e55", "WORKBENCH_TEST_TOKEN": "wbtok-5d1c8a7e3b"}
 TOKEN = "visitor-token-4b9e"
 TEMPLATE_CODE = "from widgets.run_browser import RunBrowser"  # a line of the template's code
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _record(runs_dir, kind="bench", config=None, table=None, fail=False) -> str:
@@ -344,7 +327,7 @@ def test_serve_refuses_a_port_in_use(published):
 def test_serve_refuses_a_folder_that_is_not_published(tmp_path):
     """Serving a plain folder says what is missing and how to make a published one."""
     with pytest.raises(pub.ServeError, match="is not a published dashboard"):
-        pub.serve(tmp_path, port=_free_port())
+        pub.serve(tmp_path, port=free_port())
 
 
 @pytest.fixture(scope="module")
@@ -362,37 +345,12 @@ def served(source, tmp_path_factory):
     elsewhere.mkdir()
     moved = Path(shutil.move(built, elsewhere / "moved-app"))
     shutil.rmtree(own_runs)
-    port = _free_port()
+    port = free_port()
     log = work / "serve.log"
     env = {**os.environ, "WORKBENCH_RUNS_DIR": str(work / "no-runs-here")}
     command = [sys.executable, "-m", "workbench.cli", "serve", str(moved), "--port", str(port)]
-    with log.open("w") as sink:
-        server = subprocess.Popen(
-            [*command, "--token", TOKEN],
-            cwd=work,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"workbench serve did not start; its log:\n{log.read_text()}")
-                time.sleep(0.3)
-        yield {"url": f"http://127.0.0.1:{port}/", "ids": ids, "moved": moved, "log": log}
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+    with serving([*command, "--token", TOKEN], work, port, log, env=env) as url:
+        yield {"url": url, "ids": ids, "moved": moved, "log": log}
 
 
 def _get(url: str) -> tuple[int, str]:

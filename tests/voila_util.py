@@ -63,13 +63,18 @@ def bound_template(name: str, folder: Path, **parameters: Any) -> Path:
 
 
 @contextlib.contextmanager
-def serving(command: list[str], cwd: Path, port: int, log: Path) -> Iterator[str]:
-    """Run a server command and yield its base URL once the port answers; stop it after."""
+def serving(
+    command: list[str], cwd: Path, port: int, log: Path, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Run a server command and yield its base URL once the port answers; stop it after.
+
+    ``env`` (default: this process's) gets the offline Voila template added to its JUPYTER_PATH.
+    """
     with log.open("w") as sink:
         server = subprocess.Popen(
             command,
             cwd=cwd,
-            env=pub.voila_environment(),
+            env=pub.voila_environment(env),
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,
