@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from workbench.errors import describe
 
@@ -36,3 +41,28 @@ def table_html(rows: Iterable[tuple[str, str]], css_class: str = "wb-card") -> s
         for label, value in rows
     )
     return f'<table class="{css_class}">{body}</table>'
+
+
+def format_cell(value: Any, *, whole_from: float = 1000) -> str:
+    """A table cell: blank when missing, four significant digits, whole numbers (with thousands
+    separators) from ``whole_from`` up."""
+    if isinstance(value, float | np.floating):
+        if math.isnan(value):
+            return ""
+        return f"{value:,.4g}" if abs(value) < whole_from else f"{value:,.0f}"
+    if value is None or value is pd.NA:
+        return ""
+    return str(value)
+
+
+def frame_html(frame: pd.DataFrame, columns: list[str], *, whole_from: float = 1000) -> str:
+    """The named columns of ``frame`` (those it has) as an escaped HTML table."""
+    shown = frame[[c for c in columns if c in frame.columns]]
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in shown.columns)
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td>{html.escape(format_cell(v, whole_from=whole_from))}</td>" for v in row)
+        + "</tr>"
+        for row in shown.itertuples(index=False)
+    )
+    return f'<table class="wb-card"><tr>{head}</tr>{body}</table>'

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import html
-import math
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -14,7 +13,7 @@ import ipywidgets as w
 import numpy as np
 import pandas as pd
 
-from widgets.common import STYLE, error_html, status_html
+from widgets.common import STYLE, error_html, frame_html, status_html
 from workbench.cost import plots
 
 _OPTION_COLUMNS = [
@@ -263,7 +262,7 @@ class DecisionPanel(w.VBox):
         resolved = {r.spec.name: r.cost_option for r in looked_up}
         workload = scenario.workload.cost_workload()
         self.options_frame = frame
-        self.table.value = _html_table(frame, _OPTION_COLUMNS)
+        self.table.value = frame_html(frame, _OPTION_COLUMNS)
         self.warnings.value = _warnings_html(frame.attrs.get("warnings", []))
         cheapest = _cheapest(frame)
         options = [o for o in resolved.values() if o is not None]
@@ -278,7 +277,7 @@ class DecisionPanel(w.VBox):
         self.status.value = status_html(f"Priced {len(frame)} options; simulating routing …")
         setup = setup_from_scenario(scenario, self.runs_dir, requests=self.requests, costs=frame)
         self.policies_frame = simulate_scenario(setup)
-        self.policy_table.value = _html_table(self.policies_frame, _POLICY_COLUMNS)
+        self.policy_table.value = frame_html(self.policies_frame, _POLICY_COLUMNS)
         self.pareto_plot.value = plots.to_png(plots.pareto(self.policies_frame))
         self.latency_plot.value = plots.to_png(
             plots.latency_distributions(_latency_samples(setup), workload.latency_objective_ms)
@@ -349,23 +348,3 @@ def _warnings_html(messages: list[str]) -> str:
         return status_html("No warnings: every price is recent and every option may be used.")
     items = "".join(f"<li>{html.escape(m)}</li>" for m in messages)
     return f'<div class="wb-status"><b>Warnings</b><ul>{items}</ul></div>'
-
-
-def _format(value: Any) -> str:
-    if isinstance(value, float | np.floating):
-        if math.isnan(value):
-            return ""
-        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
-    if value is None or value is pd.NA:
-        return ""
-    return str(value)
-
-
-def _html_table(frame: pd.DataFrame, columns: list[str]) -> str:
-    shown = frame[[c for c in columns if c in frame.columns]]
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in shown.columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_format(v))}</td>" for v in row) + "</tr>"
-        for row in shown.itertuples(index=False)
-    )
-    return f'<table class="wb-card"><tr>{head}</tr>{body}</table>'

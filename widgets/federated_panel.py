@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import html
-import math
 import time
 from typing import Any
 
 import ipywidgets as w
-import numpy as np
 import pandas as pd
 
-from widgets.common import STYLE, error_html, status_html, table_html
+from widgets.common import STYLE, error_html, frame_html, status_html, table_html
 from workbench.federated import plots
 from workbench.federated.config import (
     FIELD_HELP,
@@ -220,7 +218,7 @@ class FederatedPanel(w.VBox):
             for name, tier in self.tiers.items()
         }
         self.mix_readout = w.HTML()
-        self.tiers_table = w.HTML(_html_table(tiers_table(), _TIER_COLUMNS))
+        self.tiers_table = w.HTML(frame_html(tiers_table(), _TIER_COLUMNS, whole_from=1e5))
         self.run_button = w.Button(description="Run", button_style="primary", icon="play")
 
         self.progress = w.IntProgress(value=0, min=0, max=base.rounds, description="Rounds")
@@ -374,7 +372,9 @@ class FederatedPanel(w.VBox):
             )
             self._show(result)
             self.history.append(_history_row(result, len(self.history) + 1))
-            self.history_table.value = _html_table(pd.DataFrame(self.history), _HISTORY_COLUMNS)
+            self.history_table.value = frame_html(
+                pd.DataFrame(self.history), _HISTORY_COLUMNS, whole_from=1e5
+            )
         except Exception as exc:  # shown in the panel, never as a traceback
             self._failed(exc)
             return None
@@ -394,7 +394,7 @@ class FederatedPanel(w.VBox):
             f"{_duration(row['sim_clock_s'])}"
         )
         frame = pd.DataFrame(self.live_rounds)
-        self.table.value = _html_table(frame, _round_columns(frame))
+        self.table.value = frame_html(frame, _round_columns(frame), whole_from=1e5)
         now = time.perf_counter()
         if now - self._last_draw >= LIVE_REDRAW_S or row["round"] >= total:
             self._draw_curves(frame, baseline=None)
@@ -429,7 +429,7 @@ class FederatedPanel(w.VBox):
         rounds = result.rounds
         baseline = result.baseline["accuracy"] if result.baseline else None
         self._draw_curves(rounds, baseline)
-        self.table.value = _html_table(rounds, _round_columns(rounds))
+        self.table.value = frame_html(rounds, _round_columns(rounds), whole_from=1e5)
         charts = {
             "labels": (self.label_plot, plots.figure(width=6)),
             "outcomes": (self.outcomes_plot, plots.figure()),
@@ -548,23 +548,3 @@ def _history_row(result: Any, number: int) -> dict[str, Any]:
 def _duration(seconds: float) -> str:
     name, scale = plots.time_unit(float(seconds))
     return f"{seconds / scale:.3g} {name}"
-
-
-def _format(value: Any) -> str:
-    if isinstance(value, float | np.floating):
-        if math.isnan(value):
-            return ""
-        return f"{value:,.4g}" if abs(value) < 1e5 else f"{value:,.0f}"
-    if value is None or value is pd.NA:
-        return ""
-    return str(value)
-
-
-def _html_table(frame: pd.DataFrame, columns: list[str]) -> str:
-    shown = frame[[c for c in columns if c in frame.columns]]
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in shown.columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_format(v))}</td>" for v in row) + "</tr>"
-        for row in shown.itertuples(index=False)
-    )
-    return f'<table class="wb-card"><tr>{head}</tr>{body}</table>'
