@@ -32,7 +32,10 @@ def cost_vs_volume(curve_table: pd.DataFrame, break_evens: Iterable[Any] = ()) -
         :class:`workbench.cost.model.BreakEven` results; each crossing inside the plotted range
         is marked on ``option_a``'s line and labelled with its volume.
     """
-    fig = Figure(figsize=(7.5, 4), layout="constrained")
+    # Fixed margins instead of a layout engine: this chart is redrawn on every slider move of the
+    # decision panel, and constrained layout cost about 100 of its 230 ms (bench_dashboards.py).
+    fig = Figure(figsize=(7.5, 4))
+    fig.subplots_adjust(left=0.1, right=0.98, bottom=0.13, top=0.91)
     ax = fig.subplots()
     for option, group in curve_table.groupby("option", sort=False):
         group = group.sort_values("requests_per_month")
