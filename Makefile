@@ -34,6 +34,7 @@ dashboard: $(STAMP)
 	@echo "Serving the decision dashboard at http://$(HOST):$(PORT)/ (Ctrl-C stops it); a first start makes sample runs (about a minute)"
 	JUPYTER_PATH=$(CURDIR)/workbench/share/jupyter $(BIN)/voila notebooks/dashboards/decision.ipynb \
 		--template=workbench-offline --no-browser --Voila.ip=$(HOST) --port=$(PORT) \
+		--VoilaExecutor.startup_timeout=180 \
 		--MappingKernelManager.cull_interval=60 --MappingKernelManager.cull_idle_timeout=900
 
 # Every panel in one tabbed page (models, benchmark, local vs cloud, federated).
@@ -41,6 +42,7 @@ dashboard-all: $(STAMP)
 	@echo "Serving the workbench dashboard at http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
 	JUPYTER_PATH=$(CURDIR)/workbench/share/jupyter $(BIN)/voila notebooks/dashboard.ipynb \
 		--template=workbench-offline --no-browser --Voila.ip=$(HOST) --port=$(PORT) \
+		--VoilaExecutor.startup_timeout=180 \
 		--MappingKernelManager.cull_interval=60 --MappingKernelManager.cull_idle_timeout=900
 
 lab: $(STAMP)

@@ -59,20 +59,6 @@ def test_dashboard_command_prints_its_loopback_url(dashboard_url):
     assert f"Serving the workbench dashboard at {url}" in log.read_text()
 
 
-def test_readme_dashboard_command_serves_the_decision_dashboard(repo_root, runs_with_smollm2):
-    """`make dashboard`, the README's first command, serves the decision dashboard offline."""
-    with _make_served("dashboard", repo_root, runs_with_smollm2) as (url, log):
-        with urllib.request.urlopen(url, timeout=180) as response:
-            status, page = response.status, response.read().decode("utf-8")
-        assert f"Serving the decision dashboard at {url}" in log.read_text()
-    assert status == 200
-    assert "application/vnd.jupyter.widget-view+json" in page
-    assert "There was an error when executing cell" not in page
-    assert "Traceback" not in page
-    assert "DecisionDashboard" not in page  # the notebook's code stays hidden
-    assert "cdn.jsdelivr.net" not in page  # the offline template
-
-
 def test_dashboard_renders_widgets_without_errors_or_code(dashboard_url):
     """The page shows the panel, no error banner or traceback, and none of the notebook's code."""
     url, _ = dashboard_url
