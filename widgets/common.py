@@ -20,6 +20,8 @@ STYLE = """
 .wb-card td {padding: 1px 10px 1px 0; vertical-align: top;}
 .wb-card td:first-child {color: #555; white-space: nowrap;}
 .wb-result {font-family: var(--jp-code-font-family, monospace); white-space: pre-wrap;}
+.wb-empty {border-left: 4px solid #1565c0; background: #e3f2fd; padding: 6px 10px;}
+.wb-loading {border-left: 4px solid #f9a825; background: #fffde7; padding: 6px 10px;}
 </style>
 """
 
@@ -32,6 +34,11 @@ def error_html(exc: BaseException) -> str:
 def status_html(text: str) -> str:
     """A quiet status line."""
     return f'<div class="wb-status">{html.escape(text)}</div>'
+
+
+def loading_html(text: str) -> str:
+    """A highlighted line saying what is being loaded or computed."""
+    return f'<div class="wb-loading">{html.escape(text)}</div>'
 
 
 def table_html(rows: Iterable[tuple[str, str]], css_class: str = "wb-card") -> str:

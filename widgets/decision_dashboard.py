@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 import ipywidgets as w
 import pandas as pd
 
-from widgets.common import STYLE, error_html, status_html
+from widgets.common import STYLE, error_html, loading_html, status_html
 from widgets.decision_panel import DecisionPanel
 from workbench import runs
 from workbench.errors import RunNotFoundError, WorkbenchError
@@ -42,8 +42,6 @@ HOW_TO_MAKE_RUNS = (
 )
 DASHBOARD_STYLE = """
 <style>
-.wb-empty {border-left: 4px solid #1565c0; background: #e3f2fd; padding: 6px 10px;}
-.wb-loading {border-left: 4px solid #f9a825; background: #fffde7; padding: 6px 10px;}
 .wb-sources {border-collapse: collapse; font-size: 12px;}
 .wb-sources th, .wb-sources td
   {padding: 2px 8px; border-bottom: 1px solid #e0e0e0; text-align: left; vertical-align: top;}
@@ -106,7 +104,7 @@ class DecisionDashboard(w.AppLayout):
         self.thread: threading.Thread | None = None
         self._local_runs: dict[str, str | None] = {}  # by scenario, until the next Reload
 
-        self.status = w.HTML(_loading("Loading the runs …"))
+        self.status = w.HTML(loading_html("Loading the runs …"))
         self.errors = w.HTML()
         self.reload_button = w.Button(description="Reload", icon="refresh")
         self.runs_used = w.HTML()
@@ -170,13 +168,13 @@ class DecisionDashboard(w.AppLayout):
         self.errors.value = ""
         self._local_runs = {}
         try:
-            self.status.value = _loading("Loading the runs …")
+            self.status.value = loading_html("Loading the runs …")
             if self.run_ids is not None:
                 self._load_given_runs()
             elif self.local_run(self.scenario_as_written()) is None and not self._make_samples():
                 return
             self._choose_scenario()
-            self.status.value = _loading("Pricing the options and simulating routing …")
+            self.status.value = loading_html("Pricing the options and simulating routing …")
             self.panel.compare()
             # Shown only now: a slider moved during a compare on the loading thread would start
             # a second one on the kernel's thread, and the older figures could land last.
@@ -228,7 +226,7 @@ class DecisionDashboard(w.AppLayout):
             return False
         settings = self.sample_settings
         what = settings.describe(["bench"])
-        self.status.value = _loading(
+        self.status.value = loading_html(
             f"Creating sample runs on this machine: {what}. The figures appear when it is done."
         )
         self.samples_made = ensure_sample_runs(
@@ -236,7 +234,9 @@ class DecisionDashboard(w.AppLayout):
             kinds=("bench",),
             settings=settings,
             on_step=lambda text: setattr(
-                self.status, "value", _loading(f"Creating sample runs on this machine: {text} …")
+                self.status,
+                "value",
+                loading_html(f"Creating sample runs on this machine: {text} …"),
             ),
         )
         self._local_runs = {}  # look again, now that the sample is there
@@ -340,10 +340,6 @@ class DecisionDashboard(w.AppLayout):
 
 
 # -- helpers --------------------------------------------------------------------------------------
-
-
-def _loading(text: str) -> str:
-    return f'<div class="wb-loading">{html.escape(text)}</div>'
 
 
 def _summary_of(run: runs.Run) -> runs.RunSummary:

@@ -22,7 +22,7 @@ from typing import Any
 import ipywidgets as w
 import pandas as pd
 
-from widgets.common import STYLE, error_html, status_html, table_html
+from widgets.common import STYLE, error_html, loading_html, status_html, table_html
 from widgets.federated_panel import _STRATEGY_NAMES, _duration, _summary_rows
 from workbench import runs
 from workbench.errors import RunNotFoundError, WorkbenchError
@@ -49,8 +49,6 @@ HOW_TO_MAKE_RUNS = (
 )
 DASHBOARD_STYLE = """
 <style>
-.wb-empty {border-left: 4px solid #1565c0; background: #e3f2fd; padding: 6px 10px;}
-.wb-loading {border-left: 4px solid #f9a825; background: #fffde7; padding: 6px 10px;}
 .wb-versus {border-collapse: collapse; font-size: 12px;}
 .wb-versus th, .wb-versus td
   {padding: 2px 8px; border-bottom: 1px solid #e0e0e0; text-align: left; vertical-align: top;}
@@ -113,7 +111,7 @@ class FederatedDashboard(w.AppLayout):
 
         style = {"description_width": "110px"}
         wide = w.Layout(width="330px")
-        self.status = w.HTML(_loading("Loading the runs …"))
+        self.status = w.HTML(loading_html("Loading the runs …"))
         self.errors = w.HTML()
         self.reload_button = w.Button(description="Reload", icon="refresh")
         self.run = w.Dropdown(description="Saved run", layout=w.Layout(width="640px"))
@@ -264,7 +262,7 @@ class FederatedDashboard(w.AppLayout):
         self.rerun_button.disabled = True
         self.errors.value = ""
         try:
-            self.status.value = _loading("Loading the runs …")
+            self.status.value = loading_html("Loading the runs …")
             found = self._federated_runs()
             if not found and self.run_ids is None:
                 if not self.sample_runs:
@@ -314,7 +312,7 @@ class FederatedDashboard(w.AppLayout):
         from workbench.sample_runs import SampleSettings, ensure_sample_runs
 
         settings = self.sample_settings or SampleSettings()
-        self.status.value = _loading(
+        self.status.value = loading_html(
             "Creating a sample run on this machine: "
             f"{settings.describe(['federated'])}. The charts appear when it is done."
         )
@@ -400,7 +398,7 @@ class FederatedDashboard(w.AppLayout):
         try:
             config = self.variation()
             self.progress.max, self.progress.value, self.progress.bar_style = config.rounds, 0, ""
-            self.rerun_status.value = _loading(
+            self.rerun_status.value = loading_html(
                 f"Training {config.clients} clients for {config.rounds} rounds …"
             )
             result = run_federated(
@@ -435,7 +433,7 @@ class FederatedDashboard(w.AppLayout):
 
     def _on_round(self, row: dict[str, Any]) -> None:
         self.progress.value = min(int(row["round"]), self.progress.max)
-        self.rerun_status.value = _loading(
+        self.rerun_status.value = loading_html(
             f"Round {row['round']}/{self.progress.max}: accuracy {row['accuracy']:.3f}"
         )
 
@@ -528,10 +526,6 @@ def _note(text: str) -> w.HTML:
 
 def _chart_row() -> w.HBox:
     return w.HBox([w.Image(format="png") for _ in range(3)], layout=w.Layout(flex_flow="row wrap"))
-
-
-def _loading(text: str) -> str:
-    return f'<div class="wb-loading">{html.escape(text)}</div>'
 
 
 def _when(iso: str | None) -> str:
