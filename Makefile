@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml
 # Voila starts the kernel in notebooks/dashboards/, so the runs dir is exported as an absolute path.
 dashboard: $(STAMP)
 	@echo "Serving the decision dashboard at http://$(HOST):$(PORT)/ (Ctrl-C stops it); a first start makes sample runs (about a minute)"
-	JUPYTER_PATH=$(CURDIR)/workbench/share/jupyter $(BIN)/voila notebooks/dashboards/decision.ipynb \
+	JUPYTER_PATH=$(CURDIR)/workbench/publish/share/jupyter $(BIN)/voila notebooks/dashboards/decision.ipynb \
 		--template=workbench-offline --no-browser --Voila.ip=$(HOST) --port=$(PORT) \
 		--VoilaExecutor.startup_timeout=180 \
 		--MappingKernelManager.cull_interval=60 --MappingKernelManager.cull_idle_timeout=900
@@ -40,7 +40,7 @@ dashboard: $(STAMP)
 # Every panel in one tabbed page (models, benchmark, local vs cloud, federated).
 dashboard-all: $(STAMP)
 	@echo "Serving the workbench dashboard at http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
-	JUPYTER_PATH=$(CURDIR)/workbench/share/jupyter $(BIN)/voila notebooks/dashboard.ipynb \
+	JUPYTER_PATH=$(CURDIR)/workbench/publish/share/jupyter $(BIN)/voila notebooks/dashboard.ipynb \
 		--template=workbench-offline --no-browser --Voila.ip=$(HOST) --port=$(PORT) \
 		--VoilaExecutor.startup_timeout=180 \
 		--MappingKernelManager.cull_interval=60 --MappingKernelManager.cull_idle_timeout=900
@@ -56,14 +56,14 @@ test: lint
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python bench/bench_load.py
-	$(BIN)/python bench/bench_harness.py
-	$(BIN)/python bench/bench_minilm.py
-	$(BIN)/python bench/bench_smollm2.py
-	$(BIN)/python bench/bench_cloud.py
-	$(BIN)/python bench/bench_fed.py --memory
-	$(BIN)/python bench/bench_fed_ray.py
-	$(BIN)/python bench/bench_dashboards.py
+	$(BIN)/python benchmarks/bench_load.py
+	$(BIN)/python benchmarks/bench_harness.py
+	$(BIN)/python benchmarks/bench_minilm.py
+	$(BIN)/python benchmarks/bench_smollm2.py
+	$(BIN)/python benchmarks/bench_cloud.py
+	$(BIN)/python benchmarks/bench_fed.py --memory
+	$(BIN)/python benchmarks/bench_fed_ray.py
+	$(BIN)/python benchmarks/bench_dashboards.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

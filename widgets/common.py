@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.errors import describe
+from workbench.kit.errors import describe
 
 ERROR_CLASS = "wb-error"
 STYLE = """

@@ -8,7 +8,7 @@ task) and a ``cloud`` run, when there is one, gives the measured cloud latency. 
 it lists each run used with its date and each price row with its source and date.
 
 Opened on a machine with no usable run (``run_ids`` None), it makes the sample benchmark first
-(:func:`workbench.sample_runs.ensure_sample_runs`) and says so while it works.
+(:func:`workbench.samples.runs.ensure_sample_runs`) and says so while it works.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import pandas as pd
 from widgets.common import STYLE, error_html, loading_html, status_html
 from widgets.decision_panel import DecisionPanel
 from workbench import runs
-from workbench.errors import RunNotFoundError, WorkbenchError
+from workbench.kit.errors import RunNotFoundError, WorkbenchError
 
 DEFAULT_SCENARIO = "support_chatbot"
 HOW_TO_MAKE_RUNS = (
@@ -66,7 +66,7 @@ class DecisionDashboard(w.AppLayout):
         With ``run_ids`` None and no usable benchmark, measure this model briefly first (the
         sample runs); ``None`` explains how to make a run instead.
     sample_settings
-        What the sample runs measure (default :class:`workbench.sample_runs.SampleSettings` for
+        What the sample runs measure (default :class:`workbench.samples.runs.SampleSettings` for
         ``sample_model``).
     today, requests
         Passed to the panel: the day price ages are counted to, and the requests per simulated
@@ -95,7 +95,7 @@ class DecisionDashboard(w.AppLayout):
         self.run_ids = None if run_ids is None else list(run_ids)
         self.sample_settings = sample_settings
         if sample_settings is None and sample_model:
-            from workbench.sample_runs import SampleSettings
+            from workbench.samples.runs import SampleSettings
 
             self.sample_settings = SampleSettings.for_model(sample_model)
         self._scenario_given = scenario is not None
@@ -191,7 +191,7 @@ class DecisionDashboard(w.AppLayout):
 
     def scenario_as_written(self) -> Any:
         """The chosen scenario as its file says (its own ``[runs]``)."""
-        from workbench.scenarios import load_scenario
+        from workbench.decision.scenarios import load_scenario
 
         return load_scenario(self.panel.scenario.value)
 
@@ -218,7 +218,7 @@ class DecisionDashboard(w.AppLayout):
 
     def _make_samples(self) -> bool:
         """Make the sample benchmark; ``False`` (with the how-to on show) when not allowed."""
-        from workbench.sample_runs import ensure_sample_runs
+        from workbench.samples.runs import ensure_sample_runs
 
         if self.sample_settings is None:
             self.status.value = status_html("No runs to show.")
@@ -245,7 +245,7 @@ class DecisionDashboard(w.AppLayout):
     def _choose_scenario(self) -> None:
         """Show the scenario written for the newest run's model, unless one was asked for or the
         scenario on show already has its own run."""
-        from workbench.scenarios import list_scenarios, load_scenario, parse_run_ref
+        from workbench.decision.scenarios import list_scenarios, load_scenario, parse_run_ref
 
         candidates = self._candidates()
         if self._scenario_given or not candidates:
@@ -283,7 +283,7 @@ class DecisionDashboard(w.AppLayout):
         return self._local_runs[key]
 
     def _find_local_run(self, scenario: Any) -> str | None:
-        from workbench.scenarios import parse_run_ref, resolve_run
+        from workbench.decision.scenarios import parse_run_ref, resolve_run
 
         ref = scenario.runs.get("local", "")
         if self.run_ids is None and ref:
@@ -383,7 +383,7 @@ def _run_rows(
     scenario: Any, written: dict[str, str], runs_dir: str | None
 ) -> list[tuple[str, ...]]:
     """One row per run the scenario uses: role, id, what it measured, when, headline figures."""
-    from workbench.scenarios import parse_run_ref, resolve_run
+    from workbench.decision.scenarios import parse_run_ref, resolve_run
 
     rows = []
     for role, ref in scenario.runs.items():

@@ -59,7 +59,7 @@ class DecisionPanel(w.VBox):
         run_refs: Mapping[str, str] | Callable[[Any], Mapping[str, str]] | None = None,
         **kwargs: Any,
     ):
-        from workbench.scenarios import list_scenarios
+        from workbench.decision.scenarios import list_scenarios
 
         self.runs_dir = runs_dir
         self.run_refs = run_refs
@@ -169,7 +169,7 @@ class DecisionPanel(w.VBox):
 
     def _load_scenario(self) -> None:
         """Read the chosen scenario and set the sliders to its workload."""
-        from workbench.scenarios import load_scenario
+        from workbench.decision.scenarios import load_scenario
 
         try:
             self._base = load_scenario(self.scenario.value)
@@ -254,8 +254,8 @@ class DecisionPanel(w.VBox):
 
     def _price_and_simulate(self, scenario: Any) -> None:
         from workbench.cost.sensitivity import sensitivity
-        from workbench.hybrid.scenario import setup_from_scenario, simulate_scenario
-        from workbench.scenarios import compare_options, resolve_options
+        from workbench.decision.hybrid_setup import setup_from_scenario, simulate_scenario
+        from workbench.decision.scenarios import compare_options, resolve_options
 
         looked_up = resolve_options(scenario, self.runs_dir)  # once, for the table and charts
         frame = compare_options(scenario, self.runs_dir, today=self.today, resolved=looked_up)
@@ -330,8 +330,8 @@ def _latency_samples(setup: Any) -> dict[str, np.ndarray]:
 
 def _hint(exc: BaseException, scenario: Any) -> str:
     """The next step to take after an error."""
-    from workbench.errors import RunNotFoundError
-    from workbench.scenarios import ScenarioRunError, parse_run_ref
+    from workbench.decision.scenarios import ScenarioRunError, parse_run_ref
+    from workbench.kit.errors import RunNotFoundError
 
     if not isinstance(exc, ScenarioRunError | RunNotFoundError):
         return "Fix the value named above and press Compare again."

@@ -25,9 +25,9 @@ import pandas as pd
 from widgets.common import STYLE, error_html, loading_html, status_html, table_html
 from widgets.federated_panel import _STRATEGY_NAMES, _duration, _summary_rows
 from workbench import runs
-from workbench.errors import RunNotFoundError, WorkbenchError
 from workbench.federated import plots
 from workbench.federated.config import FIELD_HELP, PARTITIONS, STRATEGIES, STRATEGY_HELP, FedConfig
+from workbench.kit.errors import RunNotFoundError, WorkbenchError
 
 RUN_KIND = "federated"
 # The settings the knobs change; everything else is kept from the saved run.
@@ -71,7 +71,7 @@ class FederatedDashboard(w.AppLayout):
         With ``run_ids`` None and no federated run, simulate the sample run first (about a
         second); ``False`` explains how to make one instead.
     sample_settings
-        What the sample run simulates (default :class:`workbench.sample_runs.SampleSettings`).
+        What the sample run simulates (default :class:`workbench.samples.runs.SampleSettings`).
     save_reruns
         Save each rerun as a run in ``runs_dir``.
     clients_shown
@@ -309,7 +309,7 @@ class FederatedDashboard(w.AppLayout):
         return [s for s in chosen if s.status == "complete"]
 
     def _make_samples(self) -> None:
-        from workbench.sample_runs import SampleSettings, ensure_sample_runs
+        from workbench.samples.runs import SampleSettings, ensure_sample_runs
 
         settings = self.sample_settings or SampleSettings()
         self.status.value = loading_html(

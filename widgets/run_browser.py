@@ -18,7 +18,7 @@ import pandas as pd
 
 from widgets.common import STYLE, error_html, status_html
 from workbench import runs
-from workbench.errors import RunNotFoundError
+from workbench.kit.errors import RunNotFoundError
 
 _DIFFERS = ' class="wb-differs"'
 TABLE_ROWS = 30  # rows of a compared table shown in the page

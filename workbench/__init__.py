@@ -11,10 +11,10 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "InvalidInputError": "workbench.errors",
+    "InvalidInputError": "workbench.kit.errors",
     "LoadOptions": "workbench.models",
     "ModelInfo": "workbench.models",
-    "WorkbenchError": "workbench.errors",
+    "WorkbenchError": "workbench.kit.errors",
     "load_catalog": "workbench.models",
     "load_model": "workbench.models",
 }

@@ -7,7 +7,7 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from workbench.errors import InvalidInputError
+from workbench.kit.errors import InvalidInputError
 
 
 def _help(text: str) -> dict[str, str]:

@@ -18,10 +18,10 @@ from workbench.bench.config import BenchConfig
 from workbench.bench.measure import measure, peak_rss_mb, torch_threads
 from workbench.bench.stats import LatencyStats, summarise_gaps
 from workbench.bench.variants import Variant, get_variant
-from workbench.errors import InvalidInputError
+from workbench.kit.errors import InvalidInputError
 from workbench.models import load_model
 from workbench.models.runners import EmbeddingRunner, GenerationRunner, ModelRunner
-from workbench.samples import sample_prompts, sample_sentences
+from workbench.samples.text import sample_prompts, sample_sentences
 
 
 @dataclass

@@ -13,8 +13,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from workbench.cli_util import check_writable, json_ready
-from workbench.errors import InvalidInputError, describe
+from workbench.kit.cli import check_writable, json_ready
+from workbench.kit.errors import InvalidInputError, describe
 
 
 def _helps(cls: type) -> dict[str, str]:
@@ -206,7 +206,7 @@ def _bench(args: argparse.Namespace) -> None:
     if result.run_id:
         print(f"\nsaved as run {result.run_id}")
     if args.json:
-        from workbench.runs_io import atomic_write_text
+        from workbench.kit.files import atomic_write_text
 
         records = [json_ready(row) for row in result.points.to_dict("records")]
         atomic_write_text(args.json, json.dumps(records, indent=2) + "\n")

@@ -27,8 +27,8 @@ from dataclasses import asdict, dataclass, field, fields
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from workbench.cloud.checks import check_number, check_whole, is_number
-from workbench.errors import InvalidInputError, WorkbenchError
+from workbench.kit.checks import check_number, check_whole, is_number
+from workbench.kit.errors import InvalidInputError, WorkbenchError
 
 ERROR_KINDS = (
     "timeout",
@@ -650,7 +650,7 @@ def check_endpoint(config: EndpointConfig) -> Attempt:
     MissingApiKeyError, EndpointUnreachableError, EndpointAuthError, EndpointError
         With a message naming the URL (and, for keys, the environment variable to set).
     """
-    from workbench.cloud.loadgen import run_sync
+    from workbench.kit.aio import run_sync
 
     attempt = run_sync(lambda: send_once(config))
     if not attempt.ok:

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-import threading
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,7 +31,6 @@ import numpy as np
 import pandas as pd
 
 from workbench.bench.stats import LatencyStats
-from workbench.cloud.checks import check_number, check_whole
 from workbench.cloud.client import (
     ERROR_KINDS,
     RETRYABLE,
@@ -42,7 +39,9 @@ from workbench.cloud.client import (
     EndpointConfig,
     EndpointError,
 )
-from workbench.errors import InvalidInputError
+from workbench.kit.aio import run_sync
+from workbench.kit.checks import check_number, check_whole
+from workbench.kit.errors import InvalidInputError
 
 T = TypeVar("T")
 MODES = ("closed", "open")
@@ -535,7 +534,7 @@ def run_endpoint_benchmark(
     and ``points`` (one summary row with ``p50_ms``, ``p95_ms``, ``p99_ms``, ``ttft_ms``,
     ``tpot_ms``, ``tokens_per_s`` per request, ``throughput_tokens_per_s`` over all concurrent
     requests, ``goodput`` and error counts), comparable with local ``bench`` runs through
-    :func:`workbench.runs.compare_runs`.
+    :func:`workbench.runs.store.compare_runs`.
 
     Failed requests are rows, never exceptions; see :meth:`EndpointBenchResult.raise_if_all_failed`.
     Works from plain scripts and from a running event loop (a notebook) alike.
@@ -583,32 +582,6 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def run_sync(factory: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine to completion from synchronous code, even inside a running event loop.
-
-    In a notebook a loop is already running in this thread, so the coroutine runs in a fresh
-    loop on a helper thread and this call waits for it.
-    """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(factory())
-    box: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            box["value"] = asyncio.run(factory())
-        except BaseException as exc:  # re-raised in the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=work, name="workbench-cloud-client", daemon=True)
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
-
-
 __all__ = [
     "MODES",
     "CloudBenchConfig",
@@ -619,6 +592,5 @@ __all__ = [
     "goodput",
     "run_endpoint_benchmark",
     "run_load",
-    "run_sync",
     "summarise_requests",
 ]

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.cloud.checks import check_number
-from workbench.errors import InvalidInputError, WorkbenchError
-from workbench.paths import data_dir
+from workbench.kit.checks import check_number
+from workbench.kit.errors import InvalidInputError, WorkbenchError
+from workbench.kit.paths import data_dir
 
 #: Round trips a new HTTPS connection costs before the request: TCP (1) + TLS 1.3 (1).
 #: Use 3 for TLS 1.2, 1 for plain HTTP.

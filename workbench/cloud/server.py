@@ -52,10 +52,10 @@ from typing import Any
 
 import numpy as np
 
-from workbench.cloud.checks import check_number, check_whole
 from workbench.cloud.client import require_aiohttp
 from workbench.cloud.network import SETUP_ROUND_TRIPS, NetworkProfile, get_network_profile
-from workbench.errors import InvalidInputError, WorkbenchError
+from workbench.kit.checks import check_number, check_whole
+from workbench.kit.errors import InvalidInputError, WorkbenchError
 
 FAULT_KINDS = ("http_500", "drop", "truncate")
 DEFAULT_CHAT_MODEL = "smollm2-135m"

@@ -7,7 +7,7 @@
 * :mod:`workbench.cost.sensitivity`: one-at-a-time sensitivity, the data of a tornado chart.
 
 Scenarios that tie a workload to priced options and measured runs live in
-:mod:`workbench.scenarios`.
+:mod:`workbench.decision.scenarios`.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from workbench.errors import InvalidInputError
+from workbench.kit.errors import InvalidInputError
 
 #: 8,760 hours a year / 12: the convention cloud price lists use for a month.
 HOURS_PER_MONTH = 730.0
@@ -379,7 +379,7 @@ class OwnedOption(_SizedOption):
 
     @classmethod
     def from_device(cls, name: str, device: Any, **values: Any) -> OwnedOption:
-        """An owned option priced from a device catalog row (:class:`workbench.devices.Device`).
+        """An owned option priced from a device catalog row (:class:`workbench.devices.catalog.Device`).
 
         ``hardware_usd`` and ``power_w`` default to the device's ``price_usd`` and ``power_w``;
         pass them to override (a board's price rarely covers a whole server).

@@ -159,7 +159,7 @@ def pareto(
     Parameters
     ----------
     policy_table
-        From :func:`workbench.hybrid.scenario.simulate_scenario`: ``policy``, the two columns
+        From :func:`workbench.decision.hybrid_setup.simulate_scenario`: ``policy``, the two columns
         and a boolean ``pareto`` column.
     """
     fig = Figure(figsize=(6.5, 3.8), layout="constrained")

@@ -41,8 +41,8 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.errors import InvalidInputError, WorkbenchError
-from workbench.paths import data_dir
+from workbench.kit.errors import InvalidInputError, WorkbenchError
+from workbench.kit.paths import data_dir
 
 #: Rows older than this many days are stale unless told otherwise.
 DEFAULT_MAX_AGE_DAYS = 180

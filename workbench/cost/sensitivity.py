@@ -27,7 +27,7 @@ from workbench.cost.model import (
     _check_workload,
     option_cost,
 )
-from workbench.errors import InvalidInputError
+from workbench.kit.errors import InvalidInputError
 
 #: Workload fields that are inputs to a cost (the latency objective and hours are not).
 WORKLOAD_INPUTS = ("requests_per_month", "peak_requests_per_s", "input_tokens", "output_tokens")

@@ -42,12 +42,12 @@ from flwr.serverapp import strategy as flwr_strategy
 from flwr.supercore.privacy_accounting import NeighboringRelation, PrivacyConfig, SamplingMethod
 from flwr.supercore.privacy_accounting.rdp_accountant import RdpAccountant
 
-from workbench.errors import WorkbenchError
 from workbench.federated import learning
 from workbench.federated.config import FedConfig
 from workbench.federated.fleet import Fleet, settle_round
 from workbench.federated.partition import partition_indices
 from workbench.federated.tasks import load_task
+from workbench.kit.errors import WorkbenchError
 
 # Rounds in which nobody was online still pass time: the server looks again after this long.
 IDLE_WAIT_S = 60.0

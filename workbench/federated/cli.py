@@ -11,8 +11,6 @@ import json
 import sys
 from typing import Any
 
-from workbench.cli_util import check_writable, json_ready
-from workbench.errors import InvalidInputError
 from workbench.federated.config import (
     FIELD_HELP,
     PARTITIONS,
@@ -20,6 +18,8 @@ from workbench.federated.config import (
     STRATEGIES,
     TASKS,
 )
+from workbench.kit.cli import check_writable, json_ready
+from workbench.kit.errors import InvalidInputError
 
 # flag -> (FedConfig field, type). Flags left out keep the config file's value or the default.
 FLAGS: dict[str, tuple[str, Any]] = {
@@ -191,7 +191,7 @@ def _run(args: argparse.Namespace) -> None:
     if result.run_id:
         print(f"saved as run {result.run_id}")
     if args.json:
-        from workbench.runs_io import atomic_write_text
+        from workbench.kit.files import atomic_write_text
 
         atomic_write_text(args.json, json.dumps(json_ready(result.records()), indent=2) + "\n")
 

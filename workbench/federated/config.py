@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import InvalidInputError
+from workbench.kit.errors import InvalidInputError
 
 TASKS = ("digits", "synthetic", "text")
 MODELS = ("logreg", "mlp")

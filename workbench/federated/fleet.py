@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from workbench.errors import InvalidInputError
 from workbench.federated.config import FedConfig
-from workbench.paths import data_dir
+from workbench.kit.errors import InvalidInputError
+from workbench.kit.paths import data_dir
 
 TIER_FIELDS = {
     "description": str,

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from workbench.errors import InvalidInputError
+from workbench.kit.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from workbench.federated.tasks import TaskData

@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from workbench.errors import InvalidInputError
+from workbench.kit.errors import InvalidInputError
 
 SCHEMES = ("iid", "dirichlet", "pathological")
 

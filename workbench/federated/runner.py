@@ -17,7 +17,6 @@ from typing import Any
 import pandas as pd
 
 from workbench import runs
-from workbench.errors import InvalidInputError
 from workbench.federated import learning
 from workbench.federated.apps import (
     RoundObserver,
@@ -28,9 +27,10 @@ from workbench.federated.apps import (
     quiet_flower,
 )
 from workbench.federated.config import FedConfig
-from workbench.federated.inline import run_inline
+from workbench.federated.launchers.inline import run_inline
 from workbench.federated.partition import label_distribution
 from workbench.federated.tasks import load_task
+from workbench.kit.errors import InvalidInputError
 
 RUN_KIND = "federated"
 # The columns every per-round record has (the CLI's --json promises these).
@@ -105,7 +105,7 @@ def _launch_inline(server_app, client_app_, config: FedConfig) -> None:
 
 
 def _launch_ray(server_app, client_app_, config: FedConfig) -> None:
-    from workbench.federated.ray_launcher import run_on_ray  # imports Ray only when asked
+    from workbench.federated.launchers.ray import run_on_ray  # imports Ray only when asked
 
     run_on_ray(server_app, client_app_, config)
 
@@ -152,7 +152,7 @@ def run_federated(
         raise InvalidInputError(
             f"Federated setting 'launcher' = {config.launcher!r} is not started from here: a "
             "deployment runs with `flwr run` against a SuperLink and its SuperNodes (see "
-            "workbench.federated.deployment). Use launcher inline or ray to simulate."
+            "workbench.federated.launchers.deployment). Use launcher inline or ray to simulate."
         )
     launch = launcher if launcher is not None else LAUNCHERS[config.launcher]
     sink: dict[str, Any] = {}

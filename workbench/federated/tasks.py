@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.errors import InvalidInputError, WorkbenchError
-from workbench.paths import cache_dir, data_dir
-from workbench.runs_io import atomic_write_bytes
+from workbench.kit.errors import InvalidInputError, WorkbenchError
+from workbench.kit.files import atomic_write_bytes
+from workbench.kit.paths import cache_dir, data_dir
 
 TASKS: dict[str, str] = {
     "digits": "Handwritten digits 0-9 (scikit-learn, 1,797 8x8 images, 64 features in [0, 1])",

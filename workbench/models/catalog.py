@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import InvalidInputError, ModelNotFoundError
-from workbench.paths import data_dir
+from workbench.kit.errors import InvalidInputError, ModelNotFoundError
+from workbench.kit.paths import data_dir
 
 TASKS = ("embeddings", "text-generation")
 

@@ -8,11 +8,11 @@ import shutil
 import time
 from pathlib import Path
 
-from workbench.errors import InvalidModelError
+from workbench.kit.errors import InvalidModelError
+from workbench.kit.files import atomic_write_text
+from workbench.kit.paths import cache_dir
 from workbench.models.hashing import sha256_file
 from workbench.models.safety import check_safetensors
-from workbench.paths import cache_dir
-from workbench.runs_io import atomic_write_text
 
 META = "workbench-gguf.json"
 

@@ -7,8 +7,8 @@ import json
 import os
 from pathlib import Path
 
-from workbench.paths import cache_dir
-from workbench.runs_io import atomic_write_text
+from workbench.kit.files import atomic_write_text
+from workbench.kit.paths import cache_dir
 
 _CHUNK = 1 << 22
 

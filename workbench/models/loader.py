@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from workbench.errors import InvalidInputError, InvalidModelError
+from workbench.kit.errors import InvalidInputError, InvalidModelError
 from workbench.models import gguf
 from workbench.models.catalog import TASKS, get_entry
 from workbench.models.hashing import folder_bytes, sha256_file

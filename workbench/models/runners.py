@@ -19,7 +19,7 @@ from transformers import (
     TextStreamer,
 )
 
-from workbench.errors import InvalidInputError
+from workbench.kit.errors import InvalidInputError
 
 Messages = list[dict[str, str]]
 

@@ -6,7 +6,7 @@ import json
 import struct
 from pathlib import Path
 
-from workbench.errors import InvalidModelError, UnsafeModelError
+from workbench.kit.errors import InvalidModelError, UnsafeModelError
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 SAFE_SUFFIXES = (".safetensors",)

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.errors import InvalidModelError, ModelNotFoundError
+from workbench.kit.errors import InvalidModelError, ModelNotFoundError
 from workbench.models.catalog import CatalogEntry, load_catalog, unknown_alias_message
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from typing import Any, ClassVar
 
-from workbench.errors import InvalidInputError
+from workbench.kit.errors import InvalidInputError
 from workbench.models.runners import ModelRunner
 
 

@@ -3,6 +3,6 @@
 This folder is the app: ``pyproject.toml`` names the components (the ServerApp in
 :mod:`.server_app`, the ClientApp of :mod:`workbench.federated.apps`) and holds the run config's
 defaults, written from :class:`~workbench.federated.config.FedConfig` by
-:func:`workbench.federated.deployment.write_app`. Every machine that runs a SuperLink or a
+:func:`workbench.federated.launchers.deployment.write_app`. Every machine that runs a SuperLink or a
 SuperNode needs the ``workbench`` package installed: the app refers to it, it does not carry it.
 """

@@ -3,7 +3,7 @@
 It is the same ServerApp as on the inline and Ray launchers (:func:`~workbench.federated.apps.
 make_server_app`), driven through :func:`~workbench.federated.runner.run_federated` so that the run
 lands in the run store (``$WORKBENCH_RUNS_DIR`` of the SuperLink, else ``./runs`` in its working
-folder; :func:`~workbench.federated.deployment.start_local_federation` sets the variable) with the
+folder; :func:`~workbench.federated.launchers.deployment.start_local_federation` sets the variable) with the
 same tables as any other federated run. Progress goes to the run's log
 (``flwr log RUN_ID``), one line per round.
 """
@@ -16,7 +16,7 @@ from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
 
 from workbench.federated.config import FedConfig
-from workbench.federated.ray_launcher import PollingGrid
+from workbench.federated.launchers.ray import PollingGrid
 from workbench.federated.runner import run_federated
 
 # Replies are pulled from the SuperLink this often (Flower's HTTP grid waits 3 s between pulls).

@@ -1,0 +1,66 @@
+"""``workbench devices``: the device catalog, and roofline projections of a benchmark run."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from workbench.kit.cli import json_ready, print_json
+
+
+def add_parser(commands: Any) -> None:
+    devices = commands.add_parser("devices", help="the edge and cloud device catalog")
+    verbs = devices.add_subparsers(dest="verb", required=True)
+    listing = verbs.add_parser("list", help="the device catalog as a table")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.set_defaults(handler=_devices_list)
+    project = verbs.add_parser(
+        "project", help="estimate a benchmark run's figures on other devices (roofline)"
+    )
+    project.add_argument("run_id", help="a benchmark run (see `workbench runs list`)")
+    project.add_argument("--device", action="append", help="a device name; repeat for several")
+    project.add_argument("--runs-dir", help="where runs are saved (default ./runs)")
+    project.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    project.set_defaults(handler=_devices_project)
+
+
+def _devices_list(args: argparse.Namespace) -> None:
+    from workbench.devices import devices_table
+
+    table = devices_table()
+    if args.json:
+        print_json(json_ready(table.to_dict("records")))
+    else:
+        print(table.to_string(index=False))
+
+
+def _devices_project(args: argparse.Namespace) -> None:
+    from workbench.devices import HostPeak, get_device, load_devices, project_points
+    from workbench.runs import load_run
+
+    run = load_run(args.run_id, runs_dir=args.runs_dir)
+    host = HostPeak.from_dict(run.environment["host_peak"])
+    devices = [get_device(n) for n in args.device] if args.device else list(load_devices().values())
+    table = project_points(run.table("points"), host, devices)
+    if args.json:
+        print_json(json_ready(table.to_dict("records")))
+        return
+    print(
+        f"ESTIMATES (roofline projection of run {run.id}, calibrated on the host that ran it: "
+        f"{host.fp32_gflops:.0f} GFLOP/s fp32, {host.bandwidth_gbs:.1f} GB/s)"
+    )
+    shown = [
+        "variant",
+        "batch",
+        "seq_len",
+        "device",
+        "p50_ms",
+        "projected_p50_ms",
+        "tokens_per_s",
+        "projected_tokens_per_s",
+        "bound",
+        "efficiency",
+        "fits",
+        "reason",
+    ]
+    print(table[[c for c in shown if c in table.columns]].round(3).to_string(index=False))

@@ -1,0 +1,137 @@
+"""Helpers every room's ``cli.py`` shares: flags built from config fields, an output-path check,
+JSON printing."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from workbench.kit.errors import InvalidInputError
+from workbench.kit.fields import default_of, flag_of, specs
+from workbench.kit.jsonvalues import json_ready
+
+
+def add_config_flags(
+    parser: argparse.ArgumentParser,
+    config: type,
+    names: Iterable[str] | None = None,
+    *,
+    defaults: Mapping[str, Any] | None = None,
+) -> None:
+    """Add one flag per field of ``config`` declared with ``spec`` (or per field of ``names``).
+
+    The flag, its help and the default shown in the help come from the field, so the CLI and the
+    config cannot disagree. A flag left out is not set on the namespace at all
+    (:func:`config_values` then leaves the field to its default). Tuple fields take
+    comma-separated values (``--batch 1,8,32``); bool fields are switches.
+
+    Parameters
+    ----------
+    defaults
+        Defaults to show instead of the field's own, where the command fills them in itself
+        (e.g. ``--seq-len``, which depends on the model's task).
+    """
+    chosen = specs(config)
+    for name in names if names is not None else chosen:
+        field_spec = chosen[name]
+        kind = _kind(config, name)
+        default = (defaults or {}).get(name, default_of(config, name))
+        shown = _shown(default, field_spec.unit)
+        help_text = field_spec.help + (f" (default {shown})" if shown else "")
+        options: dict[str, Any] = {"dest": name, "default": argparse.SUPPRESS, "help": help_text}
+        if kind is bool:
+            options["action"] = argparse.BooleanOptionalAction
+        elif field_spec.choices:
+            options["choices"] = field_spec.choices
+        elif kind in (int, float):
+            options["type"] = kind
+        parser.add_argument(flag_of(config, name), *field_spec.aliases, **options)
+
+
+def config_values(args: argparse.Namespace, config: type) -> dict[str, Any]:
+    """The values of ``config``'s fields that were given as flags, converted to the field's type.
+
+    Raises
+    ------
+    InvalidInputError
+        For a tuple field whose text is not comma-separated values of its type, naming the flag.
+    """
+    given = vars(args)
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(config):
+        if field.name not in given:
+            continue
+        value = given[field.name]
+        if _is_tuple(field) and isinstance(value, str):
+            value = parse_list(value, flag_of(config, field.name), _item_kind(field))
+        values[field.name] = value
+    return values
+
+
+def parse_list(text: str, flag: str, kind: type = int) -> tuple[Any, ...]:
+    """``"1,8,32"`` as a tuple, with an error naming the flag on bad input."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    try:
+        return tuple(kind(part) for part in parts)
+    except ValueError:
+        example = "1,8,32" if kind is int else "a,b"
+        raise InvalidInputError(
+            f"`{flag}` must be comma-separated {'whole numbers' if kind is int else 'values'} "
+            f"like {example}, got {text!r}."
+        ) from None
+
+
+def check_writable(path: str | Path) -> None:
+    """Refuse a ``--json`` file whose folder does not exist, before any work is done."""
+    folder = Path(path).expanduser().resolve().parent
+    if not folder.is_dir():
+        raise InvalidInputError(
+            f"--json {path}: the folder {folder} does not exist; create it or choose another file."
+        )
+
+
+def print_json(value: Any) -> None:
+    """Print ``value`` as indented JSON on stdout, keeping non-ASCII text readable."""
+    print(json.dumps(json_ready(value), indent=2, ensure_ascii=False))
+
+
+def _kind(config: type, name: str) -> type:
+    field = next(f for f in dataclasses.fields(config) if f.name == name)
+    if _is_tuple(field):
+        return tuple
+    annotation = str(field.type).replace(" ", "")
+    for kind in (bool, int, float):
+        if annotation in (kind.__name__, f"{kind.__name__}|None"):
+            return kind
+    return str
+
+
+def _is_tuple(field: dataclasses.Field) -> bool:
+    return str(field.type).startswith("tuple")
+
+
+def _item_kind(field: dataclasses.Field) -> type:
+    inner = str(field.type).removeprefix("tuple[").split(",")[0].strip()
+    return {"int": int, "float": float}.get(inner, str)
+
+
+def _shown(default: Any, unit: str) -> str:
+    if default is dataclasses.MISSING or default is None or default == "":
+        return ""
+    if isinstance(default, tuple):
+        default = ",".join(str(v) for v in default)
+    return f"{default}{' ' + unit if unit else ''}"
+
+
+__all__ = [
+    "add_config_flags",
+    "check_writable",
+    "config_values",
+    "json_ready",
+    "parse_list",
+    "print_json",
+]

@@ -1,0 +1,114 @@
+"""``workbench models``: list the catalog, inspect a model, try it on a text."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from workbench.kit.cli import print_json
+
+
+def add_parser(commands: Any) -> None:
+    """Add ``models list|info|try`` to the ``workbench`` subparsers."""
+    models = commands.add_parser("models", help="list, inspect and try open models")
+    verbs = models.add_subparsers(dest="verb", required=True)
+
+    listing = verbs.add_parser("list", help="the model catalog as a table")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.set_defaults(handler=_models_list)
+
+    info = verbs.add_parser("info", help="load a model and show what it is")
+    info.add_argument("name", help="catalog alias, folder, .gguf file or hub id (owner/name)")
+    info.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_load_flags(info)
+    info.set_defaults(handler=_models_info)
+
+    trial = verbs.add_parser("try", help="embed a text, or generate from it")
+    trial.add_argument("name", help="catalog alias, folder, .gguf file or hub id (owner/name)")
+    trial.add_argument("text", help="the text to embed or to answer")
+    trial.add_argument(
+        "--max-new-tokens", type=int, default=64, help="most tokens to generate (default 64)"
+    )
+    trial.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_load_flags(trial)
+    trial.set_defaults(handler=_models_try)
+
+
+def add_load_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-pickle", action="store_true", help="allow pickle weights (.bin/.pt); can run code"
+    )
+    parser.add_argument(
+        "--trust-remote-code", action="store_true", help="run Python code shipped with the model"
+    )
+    parser.add_argument(
+        "--allow-download", action="store_true", help="let a hub id download when not cached"
+    )
+    parser.add_argument(
+        "--task", choices=["embeddings", "text-generation"], help="override the task"
+    )
+
+
+def _load(args: argparse.Namespace):
+    from workbench.models import load_model
+
+    return load_model(
+        args.name,
+        allow_pickle=args.allow_pickle,
+        trust_remote_code=args.trust_remote_code,
+        allow_download=args.allow_download,
+        task=args.task,
+        progress=sys.stderr.isatty(),
+    )
+
+
+def _models_list(args: argparse.Namespace) -> None:
+    from workbench.models import load_catalog
+
+    rows = [entry.to_dict() for entry in load_catalog().values()]
+    if args.json:
+        print_json(rows)
+        return
+    import pandas as pd
+
+    table = pd.DataFrame(rows)[["alias", "task", "params", "license", "installed", "name"]]
+    table["params"] = table["params"].map(lambda n: f"{n / 1e6:,.1f} M")
+    table["installed"] = table["installed"].map({True: "yes", False: "no"})
+    print(table.to_string(index=False))
+
+
+def _models_info(args: argparse.Namespace) -> None:
+    info = _load(args).info
+    if args.json:
+        print_json(info.to_dict())
+        return
+    rows = info.summary_rows()
+    width = max(len(label) for label, _ in rows)
+    for label, text in rows:
+        print(f"{label:<{width}}  {text}")
+
+
+def _models_try(args: argparse.Namespace) -> None:
+    runner = _load(args)
+    if runner.task == "embeddings":
+        vector = runner.embed([args.text])[0]
+        if args.json:
+            print_json(
+                {"model": runner.info.name, "dim": len(vector), "embedding": vector.tolist()}
+            )
+        else:
+            head = ", ".join(f"{v:+.4f}" for v in vector[:8])
+            print(
+                f"{len(vector)} dimensions, norm {float((vector**2).sum() ** 0.5):.4f}: [{head}, …]"
+            )
+        return
+    prompt = runner.chat_or_prompt(args.text)
+    if args.json:
+        result = runner.generate(prompt, args.max_new_tokens)
+        print_json({"model": runner.info.name, **result.to_dict()})
+        return
+    result = runner.generate(
+        prompt, args.max_new_tokens, on_text=lambda piece: print(piece, end="", flush=True)
+    )
+    print(f"\n[{result.tokens} tokens, finish: {result.finish_reason}, {result.seconds:.2f} s]")
