@@ -22,6 +22,10 @@ STYLE = """
 .wb-result {font-family: var(--jp-code-font-family, monospace); white-space: pre-wrap;}
 .wb-empty {border-left: 4px solid #1565c0; background: #e3f2fd; padding: 6px 10px;}
 .wb-loading {border-left: 4px solid #f9a825; background: #fffde7; padding: 6px 10px;}
+.wb-sources, .wb-versus {border-collapse: collapse; font-size: 12px;}
+.wb-sources th, .wb-sources td, .wb-versus th, .wb-versus td
+  {padding: 2px 8px; border-bottom: 1px solid #e0e0e0; text-align: left; vertical-align: top;}
+.wb-sources th, .wb-versus th {background: #f5f5f5;}
 </style>
 """
 

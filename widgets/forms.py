@@ -78,6 +78,8 @@ def _number_widget(
     if value is None or isinstance(value, int | float):
         number = w.IntText if whole else w.FloatText
         return number(value=value or 0, **options)
+    if isinstance(value, tuple):  # a list field: typed as "1,8,32", as on the command line
+        return w.Text(value=",".join(str(v) for v in value), **options)
     return w.Text(value=str(value), **options)
 
 

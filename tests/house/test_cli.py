@@ -142,7 +142,7 @@ def test_zero_max_new_tokens_is_a_clean_error():
     """`--max-new-tokens 0` on tiny-llama exits 2 with one 'error:' paragraph naming the flag's field."""
     result = run_cli("models", "try", "tiny-llama", "hello", "--max-new-tokens", "0")
 
-    assert_clean_error(result, "`max_new_tokens` must be at least 1")
+    assert_clean_error(result, "`max_new_tokens` must be a whole number >= 1")
 
 
 def test_pickle_folder_is_a_clean_error(tmp_path):

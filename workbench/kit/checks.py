@@ -123,17 +123,3 @@ def _rule(
 
 
 __all__ = ["choice", "invalid", "is_number", "label", "number", "text", "whole"]
-
-
-# Transitional: the cloud configs' attribute checks, until they declare their fields with `spec`.
-def check_number(obj: Any, name: str, minimum: float = 0.0, *, exclusive: bool = False) -> None:
-    """Raise unless ``obj.name`` is a finite number >= ``minimum`` (> with ``exclusive``)."""
-    number(name, getattr(obj, name), low=minimum, low_open=exclusive)
-
-
-def check_whole(obj: Any, name: str, minimum: int) -> None:
-    """Raise unless ``obj.name`` is an int >= ``minimum`` (a bool is not)."""
-    value = getattr(obj, name)
-    if not isinstance(value, int):
-        raise invalid(name, value, f"a whole number >= {minimum}")
-    whole(name, value, minimum)

@@ -38,6 +38,8 @@ def add_config_flags(
     chosen = specs(config)
     for name in names if names is not None else chosen:
         field_spec = chosen[name]
+        if field_spec.flag == "":
+            continue  # a field no command sets
         kind = _kind(config, name)
         default = (defaults or {}).get(name, default_of(config, name))
         shown = _shown(default, field_spec.unit)
@@ -120,8 +122,8 @@ def _item_kind(field: dataclasses.Field) -> type:
 
 
 def _shown(default: Any, unit: str) -> str:
-    if default is dataclasses.MISSING or default is None or default == "":
-        return ""
+    if default is dataclasses.MISSING or default is None or default == "" or default is False:
+        return ""  # nothing worth saying: a switch that is off unless given
     if isinstance(default, tuple):
         default = ",".join(str(v) for v in default)
     return f"{default}{' ' + unit if unit else ''}"

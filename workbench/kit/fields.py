@@ -36,8 +36,8 @@ class FieldSpec:
 
     ``low``/``high`` bound a number (``low_open``/``high_open`` exclude the bound itself);
     ``whole`` asks for an int; ``choices`` for one of a few strings; ``optional`` lets ``None``
-    through. ``flag`` is the CLI flag (default ``--field-name``) and ``aliases`` older flags that
-    still work. ``fix`` is the sentence an error adds to say how to fix a bad value. ``label``,
+    through. ``flag`` is the CLI flag (default ``--field-name``; ``""`` for a field no command
+    sets, so errors name no flag) and ``aliases`` older flags that still work. ``fix`` is the sentence an error adds to say how to fix a bad value. ``label``,
     ``step`` and ``widget_range`` only shape the widget (a slider needs both ends even where the
     field has no upper bound).
     """
@@ -58,11 +58,12 @@ class FieldSpec:
     step: float | None = None
     widget_range: tuple[float, float] | None = None
 
-    def check(self, name: str, value: Any, *, owner: str = "") -> Any:
-        """``value`` if it fits this field (ints for whole numbers), else :class:`InvalidInputError`."""
+    def check(self, name: str, value: Any, *, owner: str = "", flags: bool = True) -> Any:
+        """``value`` if it fits this field (ints for whole numbers), else :class:`InvalidInputError`
+        (naming the field's CLI flag unless ``flags`` is false)."""
         if value is None and self.optional:
             return None
-        flag = self.flag or flag_for(name)
+        flag = "" if not flags else self.flag if self.flag is not None else flag_for(name)
         if self.choices:
             return checks.choice(name, value, self.choices, owner=owner, flag=flag, fix=self.fix)
         if self.low is None and self.high is None and not self.whole:
@@ -116,14 +117,17 @@ def flag_for(name: str) -> str:
 
 
 def flag_of(config: Any, name: str) -> str:
-    """The CLI flag of one field."""
+    """The CLI flag of one field (``""`` when no command sets it)."""
     field_spec = specs(config).get(name)
-    return (field_spec.flag if field_spec and field_spec.flag else None) or flag_for(name)
+    if field_spec is not None and field_spec.flag is not None:
+        return field_spec.flag
+    return flag_for(name)
 
 
-def check_fields(config: Any, *, owner: str = "") -> None:
+def check_fields(config: Any, *, owner: str = "", flags: bool = True) -> None:
     """Check every field of ``config`` declared with bounds or choices; whole numbers given as
-    floats with no fraction (``8.0``, from TOML or JSON) are stored as ints.
+    floats with no fraction (``8.0``, from TOML or JSON) are stored as ints. ``flags=False`` for
+    a config no command line sets (it comes from a file): its errors then name no flag.
 
     Raises
     ------
@@ -132,7 +136,7 @@ def check_fields(config: Any, *, owner: str = "") -> None:
     """
     for name, field_spec in specs(config).items():
         value = getattr(config, name)
-        checked = field_spec.check(name, value, owner=owner)
+        checked = field_spec.check(name, value, owner=owner, flags=flags)
         if checked is not value:
             object.__setattr__(config, name, checked)
 
