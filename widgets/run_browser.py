@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import html
 import json
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,6 +17,7 @@ import pandas as pd
 
 from widgets.common import STYLE, error_html, status_html
 from workbench import runs
+from workbench.kit.checks import is_number
 from workbench.kit.errors import RunNotFoundError
 
 _DIFFERS = ' class="wb-differs"'
@@ -283,7 +283,7 @@ def _runs_html(shown: list[runs.RunSummary]) -> str:
                 s.label,
                 s.status + (f": {s.error}" if s.error else ""),
                 (s.started_at or "")[:19].replace("T", " "),
-                ", ".join(f"{k}={_format(v)}" for k, v in list(s.summary.items())[:6]),
+                ", ".join(f"{k}={runs.format_value(v)}" for k, v in list(s.summary.items())[:6]),
             )
         )
         + "</tr>"
@@ -297,7 +297,7 @@ def _comparison_html(left: runs.Run, right: runs.Run) -> str:
     rows += [("label", left.label, right.label), ("started", left.started_at, right.started_at)]
     for key in dict.fromkeys([*left.summary, *right.summary]):
         rows.append((key, left.summary.get(key), right.summary.get(key)))
-    flat_left, flat_right = _flat(left.config), _flat(right.config)
+    flat_left, flat_right = runs.flat_config(left.config), runs.flat_config(right.config)
     for key in dict.fromkeys([*flat_left, *flat_right]):
         if flat_left.get(key) != flat_right.get(key):
             rows.append((f"config {key}", flat_left.get(key), flat_right.get(key)))
@@ -307,7 +307,7 @@ def _comparison_html(left: runs.Run, right: runs.Run) -> str:
     )
     body = "".join(
         f"<tr{_DIFFERS if _differ(x, y) else ''}><td>{html.escape(name)}</td>"
-        f"<td>{html.escape(_format(x))}</td><td>{html.escape(_format(y))}</td>"
+        f"<td>{html.escape(runs.format_value(x))}</td><td>{html.escape(runs.format_value(y))}</td>"
         f"<td>{html.escape(_difference(x, y))}</td></tr>"
         for name, x, y in rows
     )
@@ -318,22 +318,8 @@ def _frame_html(frame: pd.DataFrame) -> str:
     shown = frame.copy()
     for column in shown.columns:
         if pd.api.types.is_float_dtype(shown[column]):
-            shown[column] = shown[column].map(_format)
+            shown[column] = shown[column].map(runs.format_value)
     return shown.to_html(index=False, classes="wb-compare", border=0, na_rep="–", escape=True)
-
-
-def _flat(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in config.items():
-        if isinstance(value, dict) and value:
-            flat.update(_flat(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _differ(x: Any, y: Any) -> bool:
@@ -341,19 +327,9 @@ def _differ(x: Any, y: Any) -> bool:
 
 
 def _difference(x: Any, y: Any) -> str:
-    if _number(x) and _number(y) and math.isfinite(x) and math.isfinite(y):
+    if is_number(x) and is_number(y):
         return "0" if x == y else f"{y - x:+.4g}"
     return ""
-
-
-def _format(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, dict | list):
-        return json.dumps(value)
-    return str(value)
 
 
 __all__ = ["RunBrowser"]

@@ -58,7 +58,7 @@ def source(tmp_path_factory, secrets_in_env):
     from workbench.federated.runner import run_federated
 
     runs_dir = tmp_path_factory.mktemp("source") / "runs"
-    federated = run_federated(FedConfig(clients=10, rounds=2), runs_dir=runs_dir).run_id
+    federated = run_federated(FedConfig(num_clients=10, rounds=2), runs_dir=runs_dir).run_id
     bench = _record(
         runs_dir,
         config={

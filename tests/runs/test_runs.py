@@ -16,7 +16,6 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from workbench import runs
 from workbench.kit.errors import (
     AmbiguousRunIdError,
     CorruptRunError,
@@ -36,6 +35,7 @@ from workbench.runs import (
     runs_table,
     start_run,
 )
+from workbench.runs import store as run_store
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -165,7 +165,7 @@ def test_equals_notices_a_changed_float_bit(tmp_path):
 
 def test_run_id_is_time_kind_label_and_hex(tmp_path, monkeypatch):
     """A run id reads as UTC start time, kind, label slug and four hex digits."""
-    monkeypatch.setattr(runs, "_utcnow", lambda: at(0))
+    monkeypatch.setattr(run_store, "_utcnow", lambda: at(0))
 
     run_id = save_run(tmp_path, label="MiniLM, 4 threads!")
 
@@ -347,7 +347,7 @@ def test_failed_table_rewrite_keeps_previous_version(tmp_path, monkeypatch):
 def test_list_runs_newest_last_with_statuses(tmp_path, monkeypatch):
     """Runs list by start time, newest last, each with its status."""
     moments = iter([at(0.1), at(0.1), at(0.2), at(0.2), at(1), at(1)])
-    monkeypatch.setattr(runs, "_utcnow", lambda: next(moments))
+    monkeypatch.setattr(run_store, "_utcnow", lambda: next(moments))
     # Same second: ids sort "alpha" before "zeta", start times the other way round.
     zeta = save_run(tmp_path, kind="zeta")
     with pytest.raises(ValueError), start_run("alpha", {}, runs_dir=tmp_path):
@@ -461,7 +461,7 @@ def test_unknown_id_suggests_closest_ids(tmp_path):
 def test_unique_prefix_resolves(tmp_path, monkeypatch):
     """A prefix shared by one run only loads that run."""
     moments = iter([at(0), at(0), at(60), at(60)])
-    monkeypatch.setattr(runs, "_utcnow", lambda: next(moments))
+    monkeypatch.setattr(run_store, "_utcnow", lambda: next(moments))
     first = save_run(tmp_path)
     save_run(tmp_path)
 

@@ -11,6 +11,7 @@ import argparse
 import os
 from typing import Any
 
+from workbench.kit.cli import add_config_flags, config_values
 from workbench.kit.errors import InvalidInputError
 
 TOKEN_ENV = "WORKBENCH_SERVE_TOKEN"
@@ -18,7 +19,7 @@ TOKEN_ENV = "WORKBENCH_SERVE_TOKEN"
 
 def add_parser(commands: Any) -> None:
     """Add the three subcommands to ``commands`` (the ``workbench`` subparsers)."""
-    from workbench.publish import DEFAULT_PORT, STATIC_ROWS
+    from workbench.publish import ExportSettings, ServeSettings
 
     publish = commands.add_parser(
         "publish",
@@ -47,19 +48,7 @@ def add_parser(commands: Any) -> None:
         "leaving the machine. Ctrl-C stops it.",
     )
     serve.add_argument("app_dir", metavar="DIR", help="a folder written by `workbench publish`")
-    serve.add_argument("--port", type=int, default=None, help=f"the port (default {DEFAULT_PORT})")
-    serve.add_argument(
-        "--token",
-        default=os.environ.get(TOKEN_ENV) or None,
-        help=f"ask every visitor for ?token=TOKEN in the address (default ${TOKEN_ENV}, which "
-        "keeps it out of the process list)",
-    )
-    serve.add_argument("--open", action="store_true", help="open the page in a browser")
-    serve.add_argument(
-        "--preheat",
-        action="store_true",
-        help="keep a kernel that has already run the dashboard ready for the next visitor",
-    )
+    add_config_flags(serve, ServeSettings)
     serve.set_defaults(handler=_serve)
 
     export = commands.add_parser(
@@ -71,9 +60,7 @@ def add_parser(commands: Any) -> None:
     )
     export.add_argument("--out", required=True, metavar="FILE", help="the HTML file to write")
     export.add_argument("--runs-dir", help="where runs are saved (default ./runs)")
-    export.add_argument(
-        "--max-rows", type=int, default=STATIC_ROWS, help=f"rows per table (default {STATIC_ROWS})"
-    )
+    add_config_flags(export, ExportSettings)
     export.set_defaults(handler=_export)
 
 
@@ -95,14 +82,18 @@ def _publish(args: argparse.Namespace) -> None:
 
 
 def _serve(args: argparse.Namespace) -> None:
-    from workbench.publish import ServeError, serve
+    from workbench.publish import ServeError, ServeSettings, serve
 
+    values = config_values(args, ServeSettings)
+    if "token" not in values:  # read here, not at import, so a test can set it
+        values["token"] = os.environ.get(TOKEN_ENV) or None
+    settings = ServeSettings(**values)
     status = serve(
         args.app_dir,
-        port=args.port,
-        token=args.token,
-        open_browser=args.open,
-        preheat=args.preheat,
+        port=settings.port,
+        token=settings.token,
+        open_browser=settings.open_browser,
+        preheat=settings.preheat,
     )
     if status != 0:
         raise ServeError(
@@ -112,10 +103,11 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _export(args: argparse.Namespace) -> None:
-    from workbench.publish import export_static
+    from workbench.publish import ExportSettings, export_static
 
     if not args.out.lower().endswith((".html", ".htm")):
         raise InvalidInputError(f"--out {args.out}: name an .html file, e.g. report.html.")
     source = args.sources[0] if len(args.sources) == 1 else args.sources
-    out = export_static(source, args.out, runs_dir=args.runs_dir, max_rows=args.max_rows)
+    settings = ExportSettings(**config_values(args, ExportSettings))
+    out = export_static(source, args.out, runs_dir=args.runs_dir, max_rows=settings.max_rows)
     print(f"wrote {out}")

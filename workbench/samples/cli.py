@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from workbench.samples.runs import SAMPLE_KINDS, SampleSettings, ensure_sample_runs, usable_runs
+from workbench.samples.config import SAMPLE_KINDS, SampleSettings
+from workbench.samples.runs import ensure_sample_runs, usable_runs
 
 
 def add_parser(commands: Any) -> None:

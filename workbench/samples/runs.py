@@ -18,113 +18,13 @@ when one is published with it.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import fcntl
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from workbench.bench.config import BenchConfig, MeasurePolicy
-from workbench.federated.config import FedConfig
 from workbench.kit.errors import InvalidInputError
-
-SAMPLE_KINDS = ("bench", "federated")
-SAMPLE_LABEL = "sample"
-LOCK_FILE = ".sample-runs.lock"  # a dot file: the run store skips it
-
-
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
-
-
-def _sample_bench() -> BenchConfig:
-    return BenchConfig(
-        model="smollm2-135m",
-        seq_lens=(32,),
-        max_new_tokens=8,
-        quality_items=1,
-        policy=MeasurePolicy(warmup=1, min_iters=5, min_seconds=0.0, max_seconds=20.0),
-    )
-
-
-def _sample_federated() -> FedConfig:
-    # Uneven labels and a deadline that the slowest phones miss: the dashboard then has
-    # stragglers and dropouts to show, and a reason to rerun with other settings.
-    return FedConfig(
-        clients=30,
-        rounds=10,
-        fraction=0.3,
-        partition="dirichlet",
-        alpha=0.5,
-        local_epochs=2,
-        deadline_s=15.0,
-    )
-
-
-@dataclass(frozen=True)
-class SampleSettings:
-    """What the sample runs measure; the defaults are the ones a first start uses."""
-
-    bench: BenchConfig = field(
-        default_factory=_sample_bench,
-        metadata=_help("the sample benchmark: one point of the model the decision scenario serves"),
-    )
-    federated: FedConfig = field(
-        default_factory=_sample_federated,
-        metadata=_help("the sample federated simulation"),
-    )
-    bench_seconds: float = field(
-        default=30.0, metadata=_help("about how long the sample benchmark takes on 2 cores")
-    )
-    first_load_seconds: float = field(
-        default=45.0,
-        metadata=_help("about how long the model's first load takes (unpacking it once)"),
-    )
-    federated_seconds: float = field(
-        default=1.0, metadata=_help("about how long the sample federated run takes")
-    )
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.bench, BenchConfig):
-            raise InvalidInputError(f"`bench` must be a BenchConfig, got {self.bench!r}.")
-        if not isinstance(self.federated, FedConfig):
-            raise InvalidInputError(f"`federated` must be a FedConfig, got {self.federated!r}.")
-
-    @classmethod
-    def for_model(cls, model: str, **changes: Any) -> SampleSettings:
-        """The default settings with the sample benchmark measuring ``model`` instead."""
-        default = cls()
-        return cls(bench=dataclasses.replace(default.bench, model=model), **changes)
-
-    def expected_seconds(self, kinds: Sequence[str] = SAMPLE_KINDS) -> tuple[float, float]:
-        """About how long making runs of ``kinds`` takes: ``(usual, on a first start)``."""
-        usual = (self.bench_seconds if "bench" in kinds else 0.0) + (
-            self.federated_seconds if "federated" in kinds else 0.0
-        )
-        first = usual + (self.first_load_seconds if "bench" in kinds else 0.0)
-        return usual, first
-
-    def describe(self, kinds: Sequence[str] = SAMPLE_KINDS) -> str:
-        """One sentence saying what will be made and about how long it takes."""
-        parts = []
-        if "bench" in kinds:
-            parts.append(f"a short benchmark of {self.bench.model}")
-        if "federated" in kinds:
-            config = self.federated
-            parts.append(
-                f"a federated simulation of {config.clients} clients over {config.rounds} rounds"
-            )
-        usual, first = self.expected_seconds(kinds)
-        when = f"about {usual:.0f} s" if usual >= 2 else "about a second"
-        if first > usual:
-            when += f" (about {first:.0f} s the first time, while the model is unpacked)"
-        return f"{' and '.join(parts)}, {when}"
-
-
-# ---------------------------------------------------------------------------------------------
-# Finding and making
+from workbench.samples.config import LOCK_FILE, SAMPLE_KINDS, SampleSettings
 
 
 def usable_runs(
