@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import inspect
 import math
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from workbench.devices import (
     PROJECTION_COLUMNS,
     Device,
     HostPeak,
+    PeakMeasurement,
     Projection,
     Workload,
     calibration_table,
@@ -26,6 +28,7 @@ from workbench.devices import (
     project_points,
 )
 from workbench.kit.errors import DeviceNotFoundError, InvalidInputError
+from workbench.kit.fields import default_of
 
 HEADER = ",".join(COLUMNS)
 GOOD_ROW = "tiny-board,Tiny Board,sbc,0.1,,,4,10,5,50,a test data sheet,2026-01-01,made up"
@@ -549,3 +552,19 @@ def test_measure_host_peak_returns_positive_finite_numbers():
     assert math.isfinite(peak.fp32_gflops) and peak.fp32_gflops > 0
     assert math.isfinite(peak.bandwidth_gbs) and peak.bandwidth_gbs > 0
     assert peak.threads == 1
+
+
+def test_measure_host_peak_refuses_a_zero_budget_before_measuring():
+    """seconds=0 raises InvalidInputError naming `seconds` and the bad value."""
+    with pytest.raises(InvalidInputError) as error:
+        measure_host_peak(seconds=0)
+
+    assert "`seconds`" in str(error.value) and "got 0" in str(error.value)
+
+
+def test_measure_host_peak_defaults_are_the_settings_defaults():
+    """measure_host_peak's keyword defaults are PeakMeasurement's field defaults."""
+    defaults = inspect.signature(measure_host_peak).parameters
+
+    for name in ("seconds", "threads", "matrix_size", "copy_megabytes"):
+        assert defaults[name].default == default_of(PeakMeasurement, name), name

@@ -5,10 +5,27 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from workbench.kit.cli import json_ready, print_json
+from workbench.kit.cli import print_json
+
+# The columns `devices project` prints as a table, in this order (those the run has).
+_PROJECT_SHOWN = (
+    "variant",
+    "batch",
+    "seq_len",
+    "device",
+    "p50_ms",
+    "projected_p50_ms",
+    "tokens_per_s",
+    "projected_tokens_per_s",
+    "bound",
+    "efficiency",
+    "fits",
+    "reason",
+)
 
 
 def add_parser(commands: Any) -> None:
+    """Mount ``devices list`` and ``devices project`` on the top-level subcommands."""
     devices = commands.add_parser("devices", help="the edge and cloud device catalog")
     verbs = devices.add_subparsers(dest="verb", required=True)
     listing = verbs.add_parser("list", help="the device catalog as a table")
@@ -24,12 +41,16 @@ def add_parser(commands: Any) -> None:
     project.set_defaults(handler=_devices_project)
 
 
+# The handlers import the room when they run, so that `workbench --help` and the other
+# commands do not pay for pandas.
+
+
 def _devices_list(args: argparse.Namespace) -> None:
     from workbench.devices import devices_table
 
     table = devices_table()
     if args.json:
-        print_json(json_ready(table.to_dict("records")))
+        print_json(table.to_dict("records"))
     else:
         print(table.to_string(index=False))
 
@@ -43,24 +64,11 @@ def _devices_project(args: argparse.Namespace) -> None:
     devices = [get_device(n) for n in args.device] if args.device else list(load_devices().values())
     table = project_points(run.table("points"), host, devices)
     if args.json:
-        print_json(json_ready(table.to_dict("records")))
+        print_json(table.to_dict("records"))
         return
     print(
         f"ESTIMATES (roofline projection of run {run.id}, calibrated on the host that ran it: "
         f"{host.fp32_gflops:.0f} GFLOP/s fp32, {host.bandwidth_gbs:.1f} GB/s)"
     )
-    shown = [
-        "variant",
-        "batch",
-        "seq_len",
-        "device",
-        "p50_ms",
-        "projected_p50_ms",
-        "tokens_per_s",
-        "projected_tokens_per_s",
-        "bound",
-        "efficiency",
-        "fits",
-        "reason",
-    ]
-    print(table[[c for c in shown if c in table.columns]].round(3).to_string(index=False))
+    shown = [column for column in _PROJECT_SHOWN if column in table.columns]
+    print(table[shown].round(3).to_string(index=False))
