@@ -342,7 +342,7 @@ def closed_rps(url: str, users: int, seconds: float, seed: int) -> tuple[float, 
         seed=seed,
     )
     result = run_endpoint_benchmark(config, save=False)
-    s = result.summary
+    s = result.summary_row
     return float(s["requests_per_s"]), int(s["failed"])
 
 

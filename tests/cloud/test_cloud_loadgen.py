@@ -91,8 +91,8 @@ def test_retries_wait_at_least_retry_after(tiny_llama):
         ].iloc[0]
         gap_ms = following["start_ms"] - (row["start_ms"] + row["latency_ms"])
         assert gap_ms >= row["retry_after_s"] * 1000 - 1  # 1 ms for clock rounding
-    assert result.summary["http_429_responses"] == len(limited)
-    assert result.summary["retries"] == len(limited)
+    assert result.summary_row["http_429_responses"] == len(limited)
+    assert result.summary_row["retries"] == len(limited)
 
 
 @pytest.mark.parametrize(
@@ -107,7 +107,7 @@ def test_injected_faults_are_recorded_and_counted_not_raised(tiny_llama, fault, 
         result = run_endpoint_benchmark(bench(url, users=2, max_requests=4, retries=0), save=False)
     assert len(result.requests) == 4 and not result.requests["ok"].any()
     assert result.errors() == {kind: 4}
-    assert result.summary[f"errors_{kind}"] == 4
+    assert result.summary_row[f"errors_{kind}"] == 4
     assert cloud.counters[f"faults_{fault}"] == 4
 
 
@@ -152,7 +152,7 @@ def test_tokens_per_s_is_per_request_like_a_local_call_and_the_aggregate_is_name
     bench reports a call; all requests together are throughput_tokens_per_s."""
     result = run_endpoint_benchmark(bench(cloud, users=3, max_requests=6), save=False)
     ok = result.requests[result.requests["ok"]]
-    summary = result.summary
+    summary = result.summary_row
     tokens = float(ok["output_tokens"].sum())
 
     assert len(ok) == 6 and tokens > 0
@@ -187,7 +187,7 @@ def test_goodput_in_the_summary_uses_the_slo(cloud):
     """An objective far above any latency gives goodput 1; one far below gives 0."""
     loose = run_endpoint_benchmark(bench(cloud, max_requests=2, slo_ms=60_000), save=False)
     tight = run_endpoint_benchmark(bench(cloud, max_requests=2, slo_ms=0.001), save=False)
-    assert loose.summary["goodput"] == 1.0 and tight.summary["goodput"] == 0.0
+    assert loose.summary_row["goodput"] == 1.0 and tight.summary_row["goodput"] == 0.0
 
 
 def test_arrivals_with_zero_burstiness_are_evenly_spaced():
@@ -246,7 +246,33 @@ def test_a_result_round_trips_through_a_dict(cloud):
     result = run_endpoint_benchmark(bench(cloud, max_requests=2), save=False)
     again = EndpointBenchResult.from_dict(result.to_dict())
     pd.testing.assert_frame_equal(again.requests, result.requests)
-    assert again.summary["p50_ms"] == result.summary["p50_ms"]
+    assert again.summary_row["p50_ms"] == result.summary_row["p50_ms"]
+
+
+def test_a_saved_cloud_run_loads_back_equal(cloud, tmp_path):
+    """A recorded run rebuilt with from_run has the saved config, tables, summary and id."""
+    from workbench.cloud.loadgen import EndpointBenchResult
+
+    config = bench(cloud, users=2, max_requests=3, label="round trip")
+    result = run_endpoint_benchmark(config, runs_dir=tmp_path)
+    run = load_run(result.run_id, runs_dir=tmp_path)
+    again = EndpointBenchResult.from_run(run)
+
+    assert run.kind == EndpointBenchResult.KIND == "cloud"
+    assert again.config == result.config and again.run_id == result.run_id
+    assert list(again.tables()) == list(result.tables()) == ["points", "requests", "attempts"]
+    for name, frame in result.tables().items():
+        pd.testing.assert_frame_equal(again.tables()[name], frame, check_exact=True)
+    assert again.summary() == result.summary() == run.summary
+    assert set(run.summary) == {
+        "requests",
+        "ok",
+        "failed",
+        "p50_ms",
+        "p95_ms",
+        "ttft_ms",
+        "goodput",
+    }
 
 
 def test_the_benchmark_runs_from_inside_a_running_event_loop(cloud):

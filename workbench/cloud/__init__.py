@@ -1,10 +1,14 @@
 """Cloud endpoints: measure OpenAI-compatible APIs, and a loopback cloud to measure offline.
 
+* :mod:`workbench.cloud.config`: the configs (``EndpointConfig``, ``CloudBenchConfig``,
+  ``ServiceProfile``), every field with its help, bounds and CLI flag.
 * :mod:`workbench.cloud.network`: region presets (fiber floor + gamma extra delay).
-* :mod:`workbench.cloud.server`: the loopback cloud (``LoopbackCloud``, ``serve``).
+* :mod:`workbench.cloud.server`: the loopback cloud (``LoopbackCloud``, ``serve``): its profile,
+  the emulated service, the OpenAI API handlers and the process that runs them.
 * :mod:`workbench.cloud.client`: one measured request (``EndpointClient``).
-* :mod:`workbench.cloud.loadgen`: closed/open-loop load tests saved as runs
-  (``run_endpoint_benchmark``).
+* :mod:`workbench.cloud.loadgen`: closed/open-loop load tests recorded as runs of kind
+  ``"cloud"`` (``run_endpoint_benchmark``, ``EndpointBenchResult``).
+* :mod:`workbench.cloud.cli`: ``workbench cloud serve`` and ``workbench cloud bench``.
 
 aiohttp is imported only when a server or client is started, so importing this package is quick.
 """
@@ -15,14 +19,14 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "CloudBenchConfig": "workbench.cloud.loadgen",
+    "CloudBenchConfig": "workbench.cloud.config",
     "EndpointBenchResult": "workbench.cloud.loadgen",
     "EndpointClient": "workbench.cloud.client",
-    "EndpointConfig": "workbench.cloud.client",
+    "EndpointConfig": "workbench.cloud.config",
     "EndpointError": "workbench.cloud.client",
     "LoopbackCloud": "workbench.cloud.server",
     "NetworkProfile": "workbench.cloud.network",
-    "ServiceProfile": "workbench.cloud.server",
+    "ServiceProfile": "workbench.cloud.config",
     "check_endpoint": "workbench.cloud.client",
     "get_network_profile": "workbench.cloud.network",
     "load_network_profiles": "workbench.cloud.network",

@@ -13,106 +13,70 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from workbench.kit.cli import check_writable, json_ready
+from workbench.cloud.config import DEFAULT_PROMPT, CloudBenchConfig, EndpointConfig, ServiceProfile
+from workbench.kit.cli import add_config_flags, check_writable, config_values, json_ready
 from workbench.kit.errors import InvalidInputError, describe
+from workbench.kit.fields import flag_of, help_of
 
-
-def _helps(cls: type) -> dict[str, str]:
-    return {name: spec.metadata.get("help", "") for name, spec in cls.__dataclass_fields__.items()}
+# `cloud bench` flags that set a field of the endpoint, or of the load test.
+_ENDPOINT_FLAGS = (
+    "api",
+    "api_key_env",
+    "max_new_tokens",
+    "prompt",
+    "stream",
+    "include_usage",
+    "timeout_s",
+)
+_LOAD_FLAGS = ("burstiness_cv", "max_requests", "max_seconds", "retries", "slo_ms", "seed", "label")
 
 
 def add_parser(commands: Any) -> None:
     """Add ``cloud serve`` and ``cloud bench`` to an argparse subparsers object."""
-    from workbench.cloud.client import EndpointConfig
-    from workbench.cloud.loadgen import CloudBenchConfig
-    from workbench.cloud.server import (
-        DEFAULT_CHAT_MODEL,
-        DEFAULT_EMBEDDING_MODEL,
-        FAULT_KINDS,
-        ServiceProfile,
-    )
-
     cloud = commands.add_parser(
         "cloud", help="measure OpenAI-compatible endpoints, or serve a cloud on loopback"
     )
     verbs = cloud.add_subparsers(dest="verb", required=True)
+    _add_serve(verbs)
+    _add_bench(verbs)
 
-    profile = _helps(ServiceProfile)
+
+def _add_serve(verbs: Any) -> None:
+    from workbench.cloud.server import DEFAULT_CHAT_MODEL, DEFAULT_EMBEDDING_MODEL
+
     serve = verbs.add_parser(
         "serve",
         help="run an OpenAI-compatible server on 127.0.0.1 with a simulated network and service",
     )
-    serve.add_argument(
-        "--chat-model",
-        default=DEFAULT_CHAT_MODEL,
-        help=f"chat model alias or path, or 'none' (default {DEFAULT_CHAT_MODEL})",
-    )
-    serve.add_argument(
-        "--embedding-model",
-        default=DEFAULT_EMBEDDING_MODEL,
-        help=f"embedding model alias or path, or 'none' (default {DEFAULT_EMBEDDING_MODEL})",
-    )
-    serve.add_argument("--region", help=f"{profile['region']}; see data/network_profiles.toml")
+    for role, default in (("chat", DEFAULT_CHAT_MODEL), ("embedding", DEFAULT_EMBEDDING_MODEL)):
+        serve.add_argument(
+            f"--{role}-model",
+            default=default,
+            help=f"{role} model alias or path, or 'none' (default {default})",
+        )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument(
         "--allow-remote", action="store_true", help="allow a --host other than loopback"
     )
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free)")
-    serve.add_argument("--slots", type=int, default=1, help=profile["slots"])
-    serve.add_argument("--queue-size", type=int, default=64, help=profile["queue_size"])
-    serve.add_argument("--rate-limit", type=float, metavar="RPS", help=profile["rate_limit_rps"])
-    serve.add_argument("--burst", type=int, help=profile["rate_limit_burst"])
-    serve.add_argument("--fault-rate", type=float, default=0.0, help=profile["fault_rate"])
-    serve.add_argument(
-        "--fault-kinds",
-        default=",".join(FAULT_KINDS),
-        help=f"comma-separated; {profile['fault_kinds']}",
-    )
-    serve.add_argument("--cold-start-ms", type=float, default=0.0, help=profile["cold_start_ms"])
-    serve.add_argument(
-        "--idle-timeout-s", type=float, default=300.0, help=profile["idle_timeout_s"]
-    )
-    serve.add_argument(
-        "--setup-round-trips", type=int, default=2, help=profile["setup_round_trips"]
-    )
-    serve.add_argument(
-        "--max-tokens-limit", type=int, default=1024, help=profile["max_tokens_limit"]
-    )
-    serve.add_argument("--seed", type=int, default=0, help=profile["seed"])
-    serve.add_argument("--api-key-env", metavar="NAME", help=profile["api_key_env"])
+    add_config_flags(serve, ServiceProfile)
     serve.set_defaults(handler=_serve)
 
-    endpoint = _helps(EndpointConfig)
-    load = _helps(CloudBenchConfig)
+
+def _add_bench(verbs: Any) -> None:
     bench = verbs.add_parser(
         "bench", help="load-test an OpenAI-compatible endpoint and save the run"
     )
-    bench.add_argument("--base-url", required=True, help=endpoint["base_url"])
-    bench.add_argument("--model", required=True, help=endpoint["model"])
-    bench.add_argument(
-        "--api", choices=["chat", "embeddings"], default="chat", help=endpoint["api"]
-    )
-    bench.add_argument("--api-key-env", metavar="NAME", help=endpoint["api_key_env"])
-    who = bench.add_mutually_exclusive_group()
-    who.add_argument("--users", type=int, help=f"{load['users']} (default 1)")
-    who.add_argument("--rate", type=float, metavar="RPS", help=load["rate_rps"])
-    bench.add_argument("--burstiness", type=float, default=1.0, help=load["burstiness_cv"])
-    bench.add_argument("--requests", type=int, default=20, help=load["max_requests"])
-    bench.add_argument("--max-seconds", type=float, default=60.0, help=load["max_seconds"])
-    bench.add_argument("--max-new-tokens", type=int, default=32, help=endpoint["max_new_tokens"])
-    bench.add_argument("--prompt", help=endpoint["prompt"])
-    bench.add_argument("--no-stream", action="store_true", help="send non-streamed chat requests")
-    bench.add_argument(
-        "--no-include-usage",
-        action="store_true",
-        help="do not send stream_options (for servers that refuse it; tokens are then counted "
-        "from the stream's chunks)",
-    )
-    bench.add_argument("--timeout", type=float, default=60.0, help=endpoint["timeout_s"])
-    bench.add_argument("--retries", type=int, default=2, help=load["retries"])
-    bench.add_argument("--slo-ms", type=float, default=2000.0, help=load["slo_ms"])
-    bench.add_argument("--seed", type=int, default=0, help=load["seed"])
-    bench.add_argument("--label", default="", help=load["label"])
+    for name in ("base_url", "model"):
+        bench.add_argument(
+            flag_of(EndpointConfig, name),
+            dest=name,
+            required=True,
+            help=help_of(EndpointConfig, name),
+        )
+    add_config_flags(bench, EndpointConfig, _ENDPOINT_FLAGS)
+    add_config_flags(bench.add_mutually_exclusive_group(), CloudBenchConfig, ("users", "rate_rps"))
+    add_config_flags(bench, CloudBenchConfig, _LOAD_FLAGS)
     bench.add_argument("--json", metavar="FILE", help="also write the summary row as JSON")
     bench.add_argument("--runs-dir", help="where runs are saved (default ./runs)")
     bench.add_argument("--no-save", action="store_true", help="do not record a run")
@@ -124,24 +88,10 @@ def _model_or_none(name: str) -> str | None:
 
 
 def _serve(args: argparse.Namespace) -> None:
-    from workbench.cloud.server import ServiceProfile, check_host, serve
+    from workbench.cloud.server import check_host, serve
 
     check_host(args.host, args.allow_remote)
-    profile = ServiceProfile(
-        region=args.region,
-        setup_round_trips=args.setup_round_trips,
-        slots=args.slots,
-        queue_size=args.queue_size,
-        rate_limit_rps=args.rate_limit,
-        rate_limit_burst=args.burst,
-        cold_start_ms=args.cold_start_ms,
-        idle_timeout_s=args.idle_timeout_s,
-        fault_rate=args.fault_rate,
-        fault_kinds=tuple(k.strip() for k in args.fault_kinds.split(",") if k.strip()),
-        max_tokens_limit=args.max_tokens_limit,
-        api_key_env=args.api_key_env,
-        seed=args.seed,
-    )
+    profile = ServiceProfile(**config_values(args, ServiceProfile))
     chat, embedding = _model_or_none(args.chat_model), _model_or_none(args.embedding_model)
     if chat is None and embedding is None:
         raise InvalidInputError(
@@ -173,36 +123,15 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _bench(args: argparse.Namespace) -> None:
-    from workbench.cloud.client import DEFAULT_PROMPT, EndpointConfig
-    from workbench.cloud.loadgen import CloudBenchConfig, run_endpoint_benchmark
+    from workbench.cloud.loadgen import run_endpoint_benchmark
 
     if args.json:
         check_writable(args.json)
-    endpoint = EndpointConfig(
-        base_url=args.base_url,
-        model=args.model,
-        api=args.api,
-        api_key_env=args.api_key_env,
-        stream=not args.no_stream,
-        include_usage=not args.no_include_usage,
-        max_new_tokens=args.max_new_tokens,
-        prompt=args.prompt or DEFAULT_PROMPT,
-        timeout_s=args.timeout,
-    )
-    config = CloudBenchConfig(
-        endpoint=endpoint,
-        users=args.users if args.users is not None else 1,
-        rate_rps=args.rate,
-        burstiness_cv=args.burstiness,
-        max_requests=args.requests,
-        max_seconds=args.max_seconds,
-        retries=args.retries,
-        slo_ms=args.slo_ms,
-        seed=args.seed,
-        label=args.label,
-    )
+    values = config_values(args, EndpointConfig)
+    values["prompt"] = values.get("prompt") or DEFAULT_PROMPT  # an empty --prompt: the default
+    config = CloudBenchConfig(EndpointConfig(**values), **config_values(args, CloudBenchConfig))
     result = run_endpoint_benchmark(config, runs_dir=args.runs_dir, save=not args.no_save)
-    print(summary_text(result.summary))
+    print(summary_text(result.summary_row))
     if result.run_id:
         print(f"\nsaved as run {result.run_id}")
     if args.json:

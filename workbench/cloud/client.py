@@ -21,13 +21,13 @@ import asyncio
 import json
 import math
 import os
-import re
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from workbench.kit.checks import check_number, check_whole, is_number
+from workbench.cloud.config import APIS, DEFAULT_PROMPT, EndpointConfig
+from workbench.kit.checks import is_number
 from workbench.kit.errors import InvalidInputError, WorkbenchError
 
 ERROR_KINDS = (
@@ -45,9 +45,6 @@ ERROR_KINDS = (
 )
 #: Error kinds worth another try: the server may answer next time.
 RETRYABLE = frozenset({"timeout", "disconnected", "http_429", "http_5xx"})
-APIS = ("chat", "embeddings")
-DEFAULT_PROMPT = "Explain in two sentences why the sky looks blue."
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BODY_LIMIT = 2000
 
 
@@ -65,83 +62,6 @@ class EndpointAuthError(EndpointError):
 
 class MissingApiKeyError(EndpointError):
     """``api_key_env`` names an environment variable that is not set."""
-
-
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
-
-
-@dataclass(frozen=True)
-class EndpointConfig:
-    """What to call: an OpenAI-compatible endpoint, a model and the request to send."""
-
-    base_url: str = field(
-        metadata=_help("the API's base URL, up to and including /v1 (http://127.0.0.1:8000/v1)")
-    )
-    model: str = field(metadata=_help("the model name the endpoint serves"))
-    api: str = field(default="chat", metadata=_help("'chat' (chat completions) or 'embeddings'"))
-    api_key_env: str | None = field(
-        default=None,
-        metadata=_help("NAME of the environment variable holding the API key (never the key)"),
-    )
-    stream: bool = field(default=True, metadata=_help("stream chat completions (measures TTFT)"))
-    max_new_tokens: int = field(default=32, metadata=_help("max_tokens of each chat request"))
-    prompt: str = field(
-        default=DEFAULT_PROMPT, metadata=_help("the user message, or text to embed")
-    )
-    embedding_inputs: int = field(default=1, metadata=_help("texts per embeddings request"))
-    temperature: float = field(default=0.0, metadata=_help("sampling temperature (0: greedy)"))
-    include_usage: bool = field(
-        default=True, metadata=_help("ask streams for a final usage chunk (stream_options)")
-    )
-    timeout_s: float = field(default=60.0, metadata=_help("seconds one request may take"))
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.base_url, str) or not re.match(r"https?://[^/\s]+", self.base_url):
-            raise InvalidInputError(
-                "`base_url` must be an http:// or https:// URL such as http://127.0.0.1:8000/v1, "
-                f"got {self.base_url!r}."
-            )
-        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
-        if not isinstance(self.model, str) or not self.model.strip():
-            raise InvalidInputError(
-                f"`model` must name the model the endpoint serves, got {self.model!r}."
-            )
-        if self.api not in APIS:
-            raise InvalidInputError(f"`api` must be one of {', '.join(APIS)}, got {self.api!r}.")
-        if self.api_key_env is not None and not (
-            isinstance(self.api_key_env, str) and _ENV_NAME.fullmatch(self.api_key_env)
-        ):
-            raise InvalidInputError(
-                "`api_key_env` must be the NAME of an environment variable (letters, digits and "
-                "'_', not starting with a digit), never the key itself; got a value that is not."
-            )
-        for name in ("stream", "include_usage"):
-            if not isinstance(getattr(self, name), bool):
-                raise InvalidInputError(f"`{name}` must be True or False.")
-        for name in ("max_new_tokens", "embedding_inputs"):
-            check_whole(self, name, 1)
-        if not isinstance(self.prompt, str) or not self.prompt.strip():
-            raise InvalidInputError("`prompt` must be non-empty text.")
-        if not is_number(self.temperature) or not 0 <= self.temperature <= 2:
-            raise InvalidInputError(f"`temperature` must be from 0 to 2, got {self.temperature!r}.")
-        check_number(self, "timeout_s", exclusive=True)
-
-    @property
-    def url(self) -> str:
-        """The full URL requests go to."""
-        path = "/chat/completions" if self.api == "chat" else "/embeddings"
-        return self.base_url + path
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values (the key's variable name, never the key)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> EndpointConfig:
-        """The inverse of :meth:`to_dict`; unknown keys are ignored."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 @dataclass
@@ -460,42 +380,8 @@ class EndpointClient:
             if data == "[DONE]":
                 done = True
                 break
-            try:
-                chunk = json.loads(data)
-            except ValueError:
-                _fail(
-                    attempt,
-                    "malformed_response",
-                    f"{url} streamed an event that is not JSON: {_snippet(data)}",
-                )
+            if not self._read_event(attempt, data):
                 return
-            if not isinstance(chunk, dict):
-                _fail(
-                    attempt,
-                    "malformed_response",
-                    f"{url} streamed an event that is not an object: {_snippet(data)}",
-                )
-                return
-            if "error" in chunk:
-                message = _server_message(data) or _snippet(data)
-                _fail(attempt, "stream_error", f"{url} reported an error mid-stream: {message}")
-                return
-            choices = chunk.get("choices")
-            if not isinstance(choices, list):
-                _fail(
-                    attempt,
-                    "malformed_response",
-                    f"{url} streamed a chunk without a 'choices' list: {_snippet(data)}",
-                )
-                return
-            for choice in choices:
-                delta = choice.get("delta") if isinstance(choice, dict) else None
-                content = delta.get("content") if isinstance(delta, dict) else None
-                if isinstance(content, str) and content:
-                    if math.isnan(attempt.ttft_at):
-                        attempt.ttft_at = time.perf_counter()
-                    attempt.chunks += 1
-            _take_usage(attempt, chunk.get("usage"))
         if not done:
             _fail(
                 attempt,
@@ -508,6 +394,34 @@ class EndpointClient:
         if attempt.output_tokens is None:
             attempt.output_tokens = attempt.chunks
             attempt.tokens_source = "stream_chunks"
+
+    def _read_event(self, attempt: Attempt, data: str) -> bool:
+        """Take one streamed event into ``attempt``; False (and the attempt failed) if it is bad."""
+        url = self.config.url
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            problem = "streamed an event that is not JSON"
+        else:
+            problem = "" if isinstance(chunk, dict) else "streamed an event that is not an object"
+        if not problem and "error" in chunk:
+            message = _server_message(data) or _snippet(data)
+            _fail(attempt, "stream_error", f"{url} reported an error mid-stream: {message}")
+            return False
+        if not problem and not isinstance(chunk.get("choices"), list):
+            problem = "streamed a chunk without a 'choices' list"
+        if problem:
+            _fail(attempt, "malformed_response", f"{url} {problem}: {_snippet(data)}")
+            return False
+        for choice in chunk["choices"]:
+            delta = choice.get("delta") if isinstance(choice, dict) else None
+            content = delta.get("content") if isinstance(delta, dict) else None
+            if isinstance(content, str) and content:
+                if math.isnan(attempt.ttft_at):
+                    attempt.ttft_at = time.perf_counter()
+                attempt.chunks += 1
+        _take_usage(attempt, chunk.get("usage"))
+        return True
 
 
 def _fail(attempt: Attempt, kind: str, message: str) -> None:
@@ -660,6 +574,7 @@ def check_endpoint(config: EndpointConfig) -> Attempt:
 
 __all__ = [
     "APIS",
+    "DEFAULT_PROMPT",
     "ERROR_KINDS",
     "RETRYABLE",
     "Attempt",

@@ -23,97 +23,26 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from workbench.bench.stats import LatencyStats
+from workbench import runs
+from workbench.bench import LatencyStats
 from workbench.cloud.client import (
     ERROR_KINDS,
     RETRYABLE,
     Attempt,
     EndpointClient,
-    EndpointConfig,
     EndpointError,
+    read_api_key,
 )
+from workbench.cloud.config import MODES, CloudBenchConfig
 from workbench.kit.aio import run_sync
-from workbench.kit.checks import check_number, check_whole
-from workbench.kit.errors import InvalidInputError
-
-T = TypeVar("T")
-MODES = ("closed", "open")
-
-
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
-
-
-@dataclass(frozen=True)
-class CloudBenchConfig:
-    """A load test of one endpoint: who calls, how often, for how long, and what counts as good."""
-
-    endpoint: EndpointConfig = field(metadata=_help("the endpoint and the request to send"))
-    users: int = field(default=1, metadata=_help("closed loop: concurrent users"))
-    rate_rps: float | None = field(
-        default=None, metadata=_help("open loop: mean arrivals per second (replaces users)")
-    )
-    burstiness_cv: float = field(
-        default=1.0,
-        metadata=_help(
-            "open loop: coefficient of variation of gaps (1 Poisson, >1 bursty, 0 even)"
-        ),
-    )
-    max_requests: int = field(default=20, metadata=_help("stop after this many requests"))
-    max_seconds: float = field(default=60.0, metadata=_help("start no request after this time"))
-    retries: int = field(default=2, metadata=_help("extra tries on 429, 5xx, timeouts, drops"))
-    backoff_base_s: float = field(default=0.5, metadata=_help("first back-off ceiling, seconds"))
-    backoff_max_s: float = field(default=8.0, metadata=_help("largest back-off ceiling, seconds"))
-    slo_ms: float = field(default=2000.0, metadata=_help("latency objective for goodput, ms"))
-    max_connections: int = field(default=100, metadata=_help("connections open at once"))
-    seed: int = field(default=0, metadata=_help("seed of arrivals and back-off jitter"))
-    label: str = field(default="", metadata=_help("free text naming the run"))
-
-    def __post_init__(self) -> None:
-        if isinstance(self.endpoint, dict):
-            object.__setattr__(self, "endpoint", EndpointConfig.from_dict(self.endpoint))
-        if not isinstance(self.endpoint, EndpointConfig):
-            raise InvalidInputError("`endpoint` must be an EndpointConfig.")
-        for name, minimum in (("users", 1), ("max_requests", 1), ("retries", 0)):
-            check_whole(self, name, minimum)
-        check_whole(self, "max_connections", 1)
-        check_whole(self, "seed", 0)
-        if self.rate_rps is not None:
-            check_number(self, "rate_rps", exclusive=True)
-        check_number(self, "burstiness_cv")
-        check_number(self, "max_seconds", exclusive=True)
-        check_number(self, "backoff_base_s", exclusive=True)
-        check_number(self, "backoff_max_s", exclusive=True)
-        check_number(self, "slo_ms", exclusive=True)
-        if not isinstance(self.label, str):
-            raise InvalidInputError(f"`label` must be text, got {self.label!r}.")
-
-    @property
-    def mode(self) -> str:
-        """``"open"`` when ``rate_rps`` is set, else ``"closed"``."""
-        return "open" if self.rate_rps is not None else "closed"
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values, the endpoint nested."""
-        data = asdict(self)
-        data["mode"] = self.mode
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CloudBenchConfig:
-        """The inverse of :meth:`to_dict`; unknown keys are ignored."""
-        names = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in names}
-        values["endpoint"] = EndpointConfig.from_dict(values["endpoint"])
-        return cls(**values)
-
+from workbench.kit.jsonvalues import json_ready
 
 # ---------------------------------------------------------------------------------------------
 # Pure pieces
@@ -190,18 +119,25 @@ async def _one_request(
     user: int,
     scheduled_at: float | None,
 ) -> None:
+    tries, waits, note = await _send_with_retries(client, rec)
+    rec.attempts.extend(_attempt_rows(rec, request_id, tries, waits))
+    rec.requests.append(_request_row(rec, request_id, user, scheduled_at, tries, waits, note))
+
+
+async def _send_with_retries(
+    client: EndpointClient, rec: _Recorder
+) -> tuple[list[Attempt], list[float], str]:
+    """Send one request, retrying retryable failures; returns (tries, waits in s, note)."""
     config = rec.config
     tries: list[Attempt] = []
     waits: list[float] = []
-    note = ""
     while True:
         attempt = await client.request()
         tries.append(attempt)
         if attempt.ok or attempt.error_kind not in RETRYABLE:
-            break
+            return tries, waits, ""
         if len(tries) > config.retries:
-            note = f" (gave up after {len(tries)} tries)" if len(tries) > 1 else ""
-            break
+            return tries, waits, f" (gave up after {len(tries)} tries)" if len(tries) > 1 else ""
         wait = backoff_seconds(
             len(tries) - 1,
             config.backoff_base_s,
@@ -210,58 +146,71 @@ async def _one_request(
             attempt.retry_after_s,
         )
         if time.perf_counter() + wait > rec.deadline:
-            note = " (no retry: it would start after max_seconds)"
-            break
+            return tries, waits, " (no retry: it would start after max_seconds)"
         waits.append(wait)
         await asyncio.sleep(wait)
-    for number, attempt in enumerate(tries):
-        rec.attempts.append(
-            {
-                "request_id": request_id,
-                "attempt": number,
-                "start_ms": rec.ms(attempt.started_at),
-                "ok": attempt.ok,
-                "status": attempt.status,
-                "error_kind": attempt.error_kind,
-                "retry_after_s": _nan(attempt.retry_after_s),
-                "wait_after_ms": waits[number] * 1000.0 if number < len(waits) else math.nan,
-                "latency_ms": attempt.latency_ms,
-                "new_connection": attempt.new_connection,
-                "connect_ms": attempt.connect_ms,
-            }
-        )
-    first, last = tries[0], tries[-1]
-    latency_ms = (last.ended_at - first.started_at) * 1000.0
-    rec.requests.append(
+
+
+def _attempt_rows(
+    rec: _Recorder, request_id: int, tries: list[Attempt], waits: list[float]
+) -> list[dict[str, Any]]:
+    return [
         {
             "request_id": request_id,
-            "user": user,
-            "scheduled_ms": rec.ms(scheduled_at) if scheduled_at is not None else math.nan,
-            "start_ms": rec.ms(first.started_at),
-            "start_lag_ms": (first.started_at - scheduled_at) * 1000.0
-            if scheduled_at is not None
-            else math.nan,
-            "ok": last.ok,
-            "met_slo": bool(last.ok and latency_ms <= config.slo_ms),
-            "status": last.status,
-            "error_kind": last.error_kind,
-            "error": last.error + note if last.error else "",
-            "attempts": len(tries),
-            "retries": len(tries) - 1,
-            "retry_wait_ms": sum(waits) * 1000.0,
-            "http_429_count": sum(a.error_kind == "http_429" for a in tries),
-            "new_connection": last.new_connection,
-            "connect_ms": last.connect_ms,
-            "ttft_ms": (last.ttft_at - first.started_at) * 1000.0 if last.ok else math.nan,
-            "tpot_ms": last.tpot_ms,
-            "latency_ms": latency_ms,
-            "last_attempt_ms": last.latency_ms,
-            "output_tokens": last.output_tokens if last.ok else None,
-            "prompt_tokens": last.prompt_tokens,
-            "tokens_source": last.tokens_source,
-            "chunks": last.chunks,
+            "attempt": number,
+            "start_ms": rec.ms(attempt.started_at),
+            "ok": attempt.ok,
+            "status": attempt.status,
+            "error_kind": attempt.error_kind,
+            "retry_after_s": _nan(attempt.retry_after_s),
+            "wait_after_ms": waits[number] * 1000.0 if number < len(waits) else math.nan,
+            "latency_ms": attempt.latency_ms,
+            "new_connection": attempt.new_connection,
+            "connect_ms": attempt.connect_ms,
         }
-    )
+        for number, attempt in enumerate(tries)
+    ]
+
+
+def _request_row(
+    rec: _Recorder,
+    request_id: int,
+    user: int,
+    scheduled_at: float | None,
+    tries: list[Attempt],
+    waits: list[float],
+    note: str,
+) -> dict[str, Any]:
+    """The request as a user saw it: from its first try's start to its last try's end."""
+    first, last = tries[0], tries[-1]
+    latency_ms = (last.ended_at - first.started_at) * 1000.0
+    scheduled = scheduled_at is not None
+    return {
+        "request_id": request_id,
+        "user": user,
+        "scheduled_ms": rec.ms(scheduled_at) if scheduled else math.nan,
+        "start_ms": rec.ms(first.started_at),
+        "start_lag_ms": (first.started_at - scheduled_at) * 1000.0 if scheduled else math.nan,
+        "ok": last.ok,
+        "met_slo": bool(last.ok and latency_ms <= rec.config.slo_ms),
+        "status": last.status,
+        "error_kind": last.error_kind,
+        "error": last.error + note if last.error else "",
+        "attempts": len(tries),
+        "retries": len(tries) - 1,
+        "retry_wait_ms": sum(waits) * 1000.0,
+        "http_429_count": sum(a.error_kind == "http_429" for a in tries),
+        "new_connection": last.new_connection,
+        "connect_ms": last.connect_ms,
+        "ttft_ms": (last.ttft_at - first.started_at) * 1000.0 if last.ok else math.nan,
+        "tpot_ms": last.tpot_ms,
+        "latency_ms": latency_ms,
+        "last_attempt_ms": last.latency_ms,
+        "output_tokens": last.output_tokens if last.ok else None,
+        "prompt_tokens": last.prompt_tokens,
+        "tokens_source": last.tokens_source,
+        "chunks": last.chunks,
+    }
 
 
 def _nan(value: float | None) -> float:
@@ -394,9 +343,32 @@ def summarise_requests(
     run, is ``throughput_tokens_per_s`` (and successful requests per second of the run,
     ``throughput_items_per_s``).
     """
-    endpoint = config.endpoint
     ok = requests[requests["ok"]]
-    row: dict[str, Any] = {
+    row = _load_columns(requests, ok, config, duration_s)
+    row.update(_latency_columns(ok, config.seed))
+    row.update(_token_columns(ok, duration_s))
+    new = attempts["new_connection"].fillna(False).astype(bool)
+    row.update(
+        {
+            "slo_ms": config.slo_ms,
+            "goodput": goodput(requests["ok"], requests["latency_ms"], config.slo_ms),
+            "retries": int(requests["retries"].sum()),
+            "http_429_responses": int((attempts["error_kind"] == "http_429").sum()),
+            "new_connections": int(new.sum()),
+            "connect_ms": _mean(attempts.loc[new, "connect_ms"]),
+        }
+    )
+    for kind in ERROR_KINDS:
+        row[f"errors_{kind}"] = int((requests["error_kind"] == kind).sum())
+    return row
+
+
+def _load_columns(
+    requests: pd.DataFrame, ok: pd.DataFrame, config: CloudBenchConfig, duration_s: float
+) -> dict[str, Any]:
+    """What was asked of the endpoint, and how many requests it answered."""
+    endpoint = config.endpoint
+    return {
         "model": endpoint.model,
         "api": endpoint.api,
         "stream": endpoint.stream,
@@ -412,38 +384,30 @@ def summarise_requests(
         "requests_per_s": len(requests) / duration_s if duration_s > 0 else math.nan,
         "throughput_items_per_s": len(ok) / duration_s if duration_s > 0 else math.nan,
     }
+
+
+def _latency_columns(ok: pd.DataFrame, seed: int) -> dict[str, Any]:
+    """The latency statistics of successful requests, as a local bench reports them."""
     if len(ok):
-        stats = LatencyStats.from_samples(ok["latency_ms"].to_numpy() / 1000.0, seed=config.seed)
-        row.update(stats.to_dict())
-    else:
-        row.update(dict.fromkeys(LatencyStats.__dataclass_fields__, math.nan))
-        row["count"] = 0
+        return LatencyStats.from_samples(ok["latency_ms"].to_numpy() / 1000.0, seed=seed).to_dict()
+    return {**dict.fromkeys(LatencyStats.__dataclass_fields__, math.nan), "count": 0}
+
+
+def _token_columns(ok: pd.DataFrame, duration_s: float) -> dict[str, Any]:
+    """First-token and per-token times, and output tokens per second per request and overall."""
     tokens = ok["output_tokens"].astype("float64")
     seconds = ok["latency_ms"].astype("float64") / 1000.0
     counted = tokens.notna() & seconds.notna()
-    row.update(
-        {
-            "ttft_ms": _mean(ok["ttft_ms"]),
-            "ttft_p50_ms": _percentile(ok["ttft_ms"], 50),
-            "ttft_p95_ms": _percentile(ok["ttft_ms"], 95),
-            "tpot_ms": _mean(ok["tpot_ms"]),
-            "output_tokens": _mean(tokens),
-            "tokens_per_s": _ratio(tokens[counted].sum(), seconds[counted].sum()),
-            "throughput_tokens_per_s": _ratio(tokens.sum(), duration_s),
-            "tokens_from_usage": bool(len(ok)) and bool((ok["tokens_source"] == "usage").all()),
-            "slo_ms": config.slo_ms,
-            "goodput": goodput(requests["ok"], requests["latency_ms"], config.slo_ms),
-            "retries": int(requests["retries"].sum()),
-            "http_429_responses": int((attempts["error_kind"] == "http_429").sum()),
-            "new_connections": int(attempts["new_connection"].fillna(False).astype(bool).sum()),
-            "connect_ms": _mean(
-                attempts.loc[attempts["new_connection"].fillna(False).astype(bool), "connect_ms"]
-            ),
-        }
-    )
-    for kind in ERROR_KINDS:
-        row[f"errors_{kind}"] = int((requests["error_kind"] == kind).sum())
-    return row
+    return {
+        "ttft_ms": _mean(ok["ttft_ms"]),
+        "ttft_p50_ms": _percentile(ok["ttft_ms"], 50),
+        "ttft_p95_ms": _percentile(ok["ttft_ms"], 95),
+        "tpot_ms": _mean(ok["tpot_ms"]),
+        "output_tokens": _mean(tokens),
+        "tokens_per_s": _ratio(tokens[counted].sum(), seconds[counted].sum()),
+        "throughput_tokens_per_s": _ratio(tokens.sum(), duration_s),
+        "tokens_from_usage": bool(len(ok)) and bool((ok["tokens_source"] == "usage").all()),
+    }
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -460,9 +424,18 @@ def _percentile(values: pd.Series, q: float) -> float:
     return float(np.percentile(clean, q)) if len(clean) else math.nan
 
 
+#: The summary values a saved run shows in ``workbench runs list``.
+HEADLINE = ("requests", "ok", "failed", "p50_ms", "p95_ms", "ttft_ms", "goodput")
+
+
 @dataclass
 class EndpointBenchResult:
-    """A finished load test: one row per request, per attempt, and the one-row summary."""
+    """A finished load test: one row per request, per attempt, and the one-row summary.
+
+    It records itself as a run of kind ``"cloud"`` (see :func:`workbench.runs.record`).
+    """
+
+    KIND: ClassVar[str] = "cloud"
 
     config: CloudBenchConfig
     requests: pd.DataFrame
@@ -471,9 +444,29 @@ class EndpointBenchResult:
     run_id: str | None = None
 
     @property
-    def summary(self) -> dict[str, Any]:
-        """The summary row as a dict."""
+    def summary_row(self) -> dict[str, Any]:
+        """Every column of the one summary row (the ``points`` table) as a dict."""
         return self.points.iloc[0].to_dict()
+
+    def summary(self) -> dict[str, Any]:
+        """The headline values a saved run shows (JSON values: NaN becomes ``None``)."""
+        row = self.summary_row
+        return json_ready({name: row[name] for name in HEADLINE})
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The tables a saved run holds: ``points``, ``requests`` and ``attempts``."""
+        return {"points": self.points, "requests": self.requests, "attempts": self.attempts}
+
+    @classmethod
+    def from_run(cls, run: runs.Run) -> EndpointBenchResult:
+        """The result rebuilt from a saved run of kind ``"cloud"``."""
+        return cls(
+            config=CloudBenchConfig.from_dict(run.config),
+            requests=run.table("requests"),
+            attempts=run.table("attempts"),
+            points=run.table("points"),
+            run_id=run.id,
+        )
 
     def errors(self) -> dict[str, int]:
         """Failed requests by error kind (kinds with none left out)."""
@@ -534,7 +527,7 @@ def run_endpoint_benchmark(
     and ``points`` (one summary row with ``p50_ms``, ``p95_ms``, ``p99_ms``, ``ttft_ms``,
     ``tpot_ms``, ``tokens_per_s`` per request, ``throughput_tokens_per_s`` over all concurrent
     requests, ``goodput`` and error counts), comparable with local ``bench`` runs through
-    :func:`workbench.runs.store.compare_runs`.
+    :func:`workbench.runs.compare_runs`.
 
     Failed requests are rows, never exceptions; see :meth:`EndpointBenchResult.raise_if_all_failed`.
     Works from plain scripts and from a running event loop (a notebook) alike.
@@ -546,43 +539,21 @@ def run_endpoint_benchmark(
     RunsDirError
         Before any request, when the runs directory cannot be written.
     """
-    from workbench import runs
-    from workbench.cloud.client import read_api_key
-
     read_api_key(config.endpoint.api_key_env)
-    if save:
-        runs.check_runs_dir(runs_dir)
+    runs.check_can_record(save, runs_dir)
     requests, attempts, duration = run_sync(lambda: run_load(config))
     points = pd.DataFrame([summarise_requests(requests, attempts, config, duration)])
-    run_id = None
-    if save:
-        label = config.label or config.endpoint.model
-        with runs.start_run(
-            "cloud", config.to_dict(), seed=config.seed, label=label, runs_dir=runs_dir
-        ) as run:
-            run.add_table("points", points)
-            run.add_table("requests", requests)
-            run.add_table("attempts", attempts)
-            row = points.iloc[0]
-            run.set_summary(
-                **{
-                    k: _json_value(row[k])
-                    for k in ("requests", "ok", "failed", "p50_ms", "p95_ms", "ttft_ms", "goodput")
-                }
-            )
-            run_id = run.id
-    return EndpointBenchResult(config, requests, attempts, points, run_id)
-
-
-def _json_value(value: Any) -> Any:
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
+    result = EndpointBenchResult(config, requests, attempts, points)
+    label = config.label or config.endpoint.model
+    with runs.record(
+        EndpointBenchResult, config, save=save, seed=config.seed, label=label, runs_dir=runs_dir
+    ) as recording:
+        recording.save(result)
+    return result
 
 
 __all__ = [
+    "HEADLINE",
     "MODES",
     "CloudBenchConfig",
     "EndpointBenchResult",

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import difflib
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from workbench.kit.checks import check_number
+from workbench.kit import checks
 from workbench.kit.errors import InvalidInputError, WorkbenchError
+from workbench.kit.fields import check_fields, spec
 from workbench.kit.paths import data_dir
 
 #: Round trips a new HTTPS connection costs before the request: TCP (1) + TLS 1.3 (1).
@@ -48,29 +49,26 @@ class NetworkProfileFileError(WorkbenchError):
     """A network profile file that is missing, not TOML, or lacks a column."""
 
 
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
-
-
 @dataclass(frozen=True)
 class NetworkProfile:
     """Round-trip delay between a client and a region: a floor plus gamma-distributed extra."""
 
-    name: str = field(metadata=_help("preset name, e.g. 'transatlantic'"))
-    rtt_floor_ms: float = field(metadata=_help("least possible round trip, from fiber distance"))
-    extra_shape: float = field(metadata=_help("gamma shape of the delay above the floor"))
-    extra_scale_ms: float = field(metadata=_help("gamma scale of the delay above the floor, ms"))
-    distance_km: float = field(default=0.0, metadata=_help("assumed one-way distance"))
-    description: str = field(default="", metadata=_help("where client and server are"))
-    source: str = field(default="", metadata=_help("where the numbers come from"))
-    as_of: str = field(default="", metadata=_help("when the row was checked (YYYY-MM-DD)"))
+    name: str = spec(help="preset name, e.g. 'transatlantic'")
+    rtt_floor_ms: float = spec(
+        help="least possible round trip, from fiber distance", unit="ms", low=0
+    )
+    extra_shape: float = spec(help="gamma shape of the delay above the floor", low=0, low_open=True)
+    extra_scale_ms: float = spec(
+        help="gamma scale of the delay above the floor, ms", unit="ms", low=0
+    )
+    distance_km: float = spec(0.0, help="assumed one-way distance", unit="km", low=0)
+    description: str = spec("", help="where client and server are")
+    source: str = spec("", help="where the numbers come from")
+    as_of: str = spec("", help="when the row was checked (YYYY-MM-DD)")
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise InvalidInputError(f"`name` must be a non-empty string, got {self.name!r}.")
-        for name in ("rtt_floor_ms", "extra_scale_ms", "distance_km"):
-            check_number(self, name)
-        check_number(self, "extra_shape", exclusive=True)
+        checks.text("name", self.name, owner="network profile")
+        check_fields(self, owner="network profile")
 
     @property
     def mean_rtt_ms(self) -> float:
@@ -92,8 +90,7 @@ class NetworkProfile:
         numpy.ndarray
             ``n`` float64 values in ms.
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise InvalidInputError(f"`n` must be a whole number >= 0, got {n!r}.")
+        n = checks.whole("n", n, 0)
         extra = (
             rng.gamma(self.extra_shape, self.extra_scale_ms, size=int(n))
             if self.extra_scale_ms > 0
@@ -113,10 +110,7 @@ class NetworkProfile:
         round_trips
             TCP + TLS handshakes: 2 for TLS 1.3 (the default), 3 for TLS 1.2, 1 for plain HTTP.
         """
-        if isinstance(round_trips, bool) or not isinstance(round_trips, int) or round_trips < 0:
-            raise InvalidInputError(
-                f"`round_trips` must be a whole number >= 0, got {round_trips!r}."
-            )
+        round_trips = checks.whole("round_trips", round_trips, 0)
         return float(self.sample(rng, round_trips).sum())
 
     def to_dict(self) -> dict[str, Any]:
