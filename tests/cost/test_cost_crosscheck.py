@@ -114,7 +114,7 @@ def test_the_price_map_is_read_from_a_wheel_or_from_the_json(tmp_path):
 
 def test_main_prints_one_line_per_shipped_api_row(tmp_path, capsys):
     """The script's table has a header and one line for each row of api_tokens.csv."""
-    from workbench.cost.prices import load_prices
+    from workbench.cost import load_prices
 
     json_path = tmp_path / "prices.json"
     json_path.write_text(json.dumps(LITELLM), encoding="utf-8")

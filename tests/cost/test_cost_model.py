@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from workbench.cost.model import (
+from workbench.cost import (
     ApiOption,
     BreakEven,
     InstanceOption,

@@ -7,20 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from workbench.cost.prices import (
-    API_COLUMNS,
-    INSTANCE_COLUMNS,
+from workbench.cost import (
     PriceCatalog,
     PriceCatalogError,
     PriceNotFoundError,
     StalePriceWarning,
     apply_overrides,
-    load_api_prices,
-    load_currencies,
-    load_instance_prices,
     load_prices,
     stale_prices,
     stale_rows,
+)
+from workbench.cost.prices import (
+    API_COLUMNS,
+    INSTANCE_COLUMNS,
+    load_api_prices,
+    load_currencies,
+    load_instance_prices,
 )
 from workbench.devices import load_devices
 

@@ -6,8 +6,14 @@ import math
 
 import pytest
 
-from workbench.cost.model import ApiOption, InstanceOption, OwnedOption, Workload
-from workbench.cost.sensitivity import SENSITIVITY_COLUMNS, sensitivity
+from workbench.cost import (
+    SENSITIVITY_COLUMNS,
+    ApiOption,
+    InstanceOption,
+    OwnedOption,
+    Workload,
+    sensitivity,
+)
 from workbench.kit.errors import InvalidInputError
 
 WORKLOAD = Workload(requests_per_month=100_000, input_tokens=1000, output_tokens=200)

@@ -1,49 +1,86 @@
 """Costs of serving a model: a dated price catalog, pure cost formulas, break-even, sensitivity.
 
+* :mod:`workbench.cost.config`: the typed inputs: the workload and the three kinds of option
+  (API, rented instance, owned hardware).
+* :mod:`workbench.cost.monthly`: an option's monthly cost at a workload, with its working.
+* :mod:`workbench.cost.curves`: break-even volumes between two options, and cost curves.
+* :mod:`workbench.cost.sensitivity`: one-at-a-time sensitivity, the data of a tornado chart.
 * :mod:`workbench.cost.prices`: ``data/prices/`` (API per-token prices, hourly instances,
   currencies), user overrides in TOML, and the staleness check.
-* :mod:`workbench.cost.model`: the workload, the three kinds of option (API, rented instance,
-  owned hardware), their monthly cost with its working, break-even volumes and cost curves.
-* :mod:`workbench.cost.sensitivity`: one-at-a-time sensitivity, the data of a tornado chart.
+* :mod:`workbench.cost.plots`: the charts (matplotlib; import it where charts are drawn).
+* :mod:`workbench.cost.cli`: ``workbench prices list``.
 
 Scenarios that tie a workload to priced options and measured runs live in
-:mod:`workbench.decision.scenarios`.
+:mod:`workbench.decision`.
 """
 
 from __future__ import annotations
 
-from workbench.cost.model import (
+from workbench.cost.config import (
+    HOURS_PER_MONTH,
     ApiOption,
-    BreakEven,
+    CostOption,
     InstanceOption,
-    OptionCost,
     OwnedOption,
     Workload,
-    break_even,
-    cost_curve,
+    option_from_dict,
+)
+from workbench.cost.curves import BREAK_EVEN_RANGE, CURVE_COLUMNS, BreakEven, break_even, cost_curve
+from workbench.cost.monthly import (
+    OptionCost,
+    api_cost_per_request,
+    capacity_per_unit,
+    instance_cost_per_token,
     option_cost,
+    raw_requests_per_s,
+    units_needed,
 )
 from workbench.cost.prices import (
+    DEFAULT_MAX_AGE_DAYS,
     PriceCatalog,
+    PriceCatalogError,
+    PriceNotFoundError,
     StalePriceWarning,
+    apply_overrides,
+    check_age,
     load_prices,
+    prices_table,
+    stale_prices,
     stale_rows,
 )
-from workbench.cost.sensitivity import sensitivity
+from workbench.cost.sensitivity import SENSITIVITY_COLUMNS, sensitivity
 
 __all__ = [
+    "BREAK_EVEN_RANGE",
+    "CURVE_COLUMNS",
+    "DEFAULT_MAX_AGE_DAYS",
+    "HOURS_PER_MONTH",
+    "SENSITIVITY_COLUMNS",
     "ApiOption",
     "BreakEven",
+    "CostOption",
     "InstanceOption",
     "OptionCost",
     "OwnedOption",
     "PriceCatalog",
+    "PriceCatalogError",
+    "PriceNotFoundError",
     "StalePriceWarning",
     "Workload",
+    "api_cost_per_request",
+    "apply_overrides",
     "break_even",
+    "capacity_per_unit",
+    "check_age",
     "cost_curve",
+    "instance_cost_per_token",
     "load_prices",
     "option_cost",
+    "option_from_dict",
+    "prices_table",
+    "raw_requests_per_s",
     "sensitivity",
+    "stale_prices",
     "stale_rows",
+    "units_needed",
 ]

@@ -1,8 +1,9 @@
-"""``workbench prices``: the dated price catalog.
+"""``workbench prices list``: the dated price catalog.
 
 ``workbench cost compare`` prices a scenario's options, so it lives with the scenarios in
-:mod:`workbench.decision.cli`. The handlers print tables and raise :class:`workbench.kit.errors.WorkbenchError` for anything a user
-can fix (the main entry point prints those on one line and exits with status 2).
+:mod:`workbench.decision.cli`. The handler prints a table and raises
+:class:`workbench.kit.errors.WorkbenchError` for anything a user can fix (the main entry point
+prints those on one line and exits with status 2).
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import argparse
 import json
 from typing import Any
 
+from workbench.cost.prices import DEFAULT_MAX_AGE_DAYS, check_age, load_prices, prices_table
 from workbench.kit.cli import json_ready
-from workbench.kit.errors import InvalidInputError
 
 
 def add_parser(commands: Any) -> None:
@@ -28,7 +29,10 @@ def add_parser(commands: Any) -> None:
     listing = price_verbs.add_parser("list", help="every price row with its source and as_of")
     listing.add_argument("--stale", action="store_true", help="only rows older than --max-age-days")
     listing.add_argument(
-        "--max-age-days", type=int, default=180, help="age that makes a row stale (default 180)"
+        "--max-age-days",
+        type=int,
+        default=DEFAULT_MAX_AGE_DAYS,
+        help=f"age that makes a row stale (default {DEFAULT_MAX_AGE_DAYS})",
     )
     listing.add_argument("--overrides", metavar="FILE", help="apply a price overrides TOML file")
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -36,9 +40,7 @@ def add_parser(commands: Any) -> None:
 
 
 def _prices_list(args: argparse.Namespace) -> None:
-    from workbench.cost.prices import load_prices, prices_table
-
-    check_age(args.max_age_days)
+    check_age(args.max_age_days, flag="--max-age-days")
     catalog = load_prices(overrides=args.overrides)
     if args.stale:
         table = catalog.stale_rows(args.max_age_days)
@@ -54,9 +56,4 @@ def _prices_list(args: argparse.Namespace) -> None:
         print(table.to_string(index=False))
 
 
-def check_age(days: Any) -> None:
-    if not isinstance(days, int) or days < 0:
-        raise InvalidInputError(f"--max-age-days must be a whole number >= 0, got {days!r}.")
-
-
-__all__ = ["add_parser", "check_age"]
+__all__ = ["add_parser"]

@@ -1,7 +1,7 @@
 """Charts of cost and routing decisions (matplotlib figures, no pyplot state, no widgets).
 
 Every function returns a :class:`matplotlib.figure.Figure`; turn it into PNG bytes with
-:func:`workbench.bench.plots.to_png` (re-exported here).
+:func:`workbench.kit.charts.to_png` (re-exported here).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from workbench.bench.plots import to_png
+from workbench.kit.charts import to_png
 
 _PARETO_COLOR = "#c62828"
 _OTHER_COLOR = "#9e9e9e"

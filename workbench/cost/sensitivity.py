@@ -13,20 +13,15 @@ happened, so a short bar is not mistaken for an insensitive input.
 from __future__ import annotations
 
 import math
-import numbers
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import pandas as pd
 
-from workbench.cost.model import (
-    CostOption,
-    OwnedOption,
-    Workload,
-    _check_option,
-    _check_workload,
-    option_cost,
-)
+from workbench.cost.config import CostOption, OwnedOption, Workload, check_option, check_workload
+from workbench.cost.monthly import option_cost
+from workbench.kit import checks
 from workbench.kit.errors import InvalidInputError
 
 #: Workload fields that are inputs to a cost (the latency objective and hours are not).
@@ -122,68 +117,11 @@ def sensitivity(
     InvalidInputError
         For a percent outside (0, 100), or inputs of the wrong type.
     """
-    _check_option(option)
-    _check_workload(workload)
-    if versus is not None:
-        _check_option(versus)
-        if versus.name == option.name:
-            raise InvalidInputError(
-                f"`versus` must be another option than {option.name!r}: rename one of them."
-            )
-    if isinstance(percent, bool) or not isinstance(percent, numbers.Real) or not 0 < percent < 100:
-        raise InvalidInputError(
-            f"`percent` must be between 0 and 100 (exclusive), e.g. 20, got {percent!r}."
-        )
-    share = float(percent) / 100.0
+    share = _check(option, workload, percent, versus) / 100.0
     base_cost = _metric(option, versus, workload)
-    rows: list[dict[str, Any]] = []
-
-    for name in WORKLOAD_INPUTS:
-        base = getattr(workload, name)
-        if base is None:
-            continue
-        low_limit, high_limit = _bounds(workload, name, workload)
-        if name == "requests_per_month":
-            low_limit, high_limit = 0.0, math.inf
-        low, high, note = _moved(float(base), share, low_limit, high_limit)
-
-        def at(value: float, name: str = name) -> Workload:
-            if name == "requests_per_month":
-                return workload.at_volume(value)
-            return replace(workload, **{name: value})
-
-        rows.append(
-            _row(
-                name,
-                "workload",
-                base,
-                low,
-                high,
-                note,
-                base_cost,
-                lambda w: _metric(option, versus, w),
-                at,
-            )
-        )
-
-    owners = [option] if versus is None else [option, versus]
-    for owner in owners:
-        for name in type(owner).inputs:
-            base = getattr(owner, name)
-            if base is None:
-                continue
-            low_limit, high_limit = _bounds(owner, name, workload)
-            low, high, note = _moved(float(base), share, low_limit, high_limit)
-
-            def changed(value: float, owner: CostOption = owner, name: str = name) -> CostOption:
-                return replace(owner, **{name: value})
-
-            def evaluate(candidate: CostOption, owner: CostOption = owner) -> float:
-                first = candidate if owner is option else option
-                second = candidate if owner is versus else versus
-                return _metric(first, second, workload)
-
-            rows.append(_row(name, owner.name, base, low, high, note, base_cost, evaluate, changed))
+    rows = _workload_rows(option, versus, workload, share, base_cost)
+    for owner in [option] if versus is None else [option, versus]:
+        rows += _option_rows(owner, option, versus, workload, share, base_cost)
 
     frame = pd.DataFrame(rows, columns=list(SENSITIVITY_COLUMNS))
     frame = frame.sort_values(
@@ -199,6 +137,89 @@ def sensitivity(
     return frame
 
 
+def _check(option: Any, workload: Any, percent: Any, versus: Any) -> float:
+    """``percent`` as a float once every input is of the right kind."""
+    check_option(option)
+    check_workload(workload)
+    if versus is not None:
+        check_option(versus)
+        if versus.name == option.name:
+            raise InvalidInputError(
+                f"`versus` must be another option than {option.name!r}: rename one of them."
+            )
+    return float(
+        checks.number(
+            "percent",
+            percent,
+            low=0,
+            high=100,
+            low_open=True,
+            high_open=True,
+            owner="sensitivity",
+            fix="Give how far each input moves, e.g. 20.",
+        )
+    )
+
+
+def _workload_rows(
+    option: CostOption,
+    versus: CostOption | None,
+    workload: Workload,
+    share: float,
+    base_cost: float,
+) -> list[dict[str, Any]]:
+    """One row per workload input; moving the volume keeps the workload's shape."""
+    rows = []
+    for name in WORKLOAD_INPUTS:
+        base = getattr(workload, name)
+        if base is None:
+            continue
+        low_limit, high_limit = _bounds(workload, name, workload)
+        if name == "requests_per_month":
+            low_limit, high_limit = 0.0, math.inf
+        low, high, note = _moved(float(base), share, low_limit, high_limit)
+
+        def at(value: float, name: str = name) -> Workload:
+            if name == "requests_per_month":
+                return workload.at_volume(value)
+            return replace(workload, **{name: value})
+
+        def evaluate(candidate: Workload) -> float:
+            return _metric(option, versus, candidate)
+
+        rows.append(_row(name, "workload", base, low, high, note, base_cost, evaluate, at))
+    return rows
+
+
+def _option_rows(
+    owner: CostOption,
+    option: CostOption,
+    versus: CostOption | None,
+    workload: Workload,
+    share: float,
+    base_cost: float,
+) -> list[dict[str, Any]]:
+    """One row per input of ``owner`` (``option`` or ``versus``), the other held at its base."""
+    rows = []
+    for name in type(owner).inputs:
+        base = getattr(owner, name)
+        if base is None:
+            continue
+        low_limit, high_limit = _bounds(owner, name, workload)
+        low, high, note = _moved(float(base), share, low_limit, high_limit)
+
+        def changed(value: float, name: str = name) -> CostOption:
+            return replace(owner, **{name: value})
+
+        def evaluate(candidate: CostOption) -> float:
+            first = candidate if owner is option else option
+            second = candidate if owner is versus else versus
+            return _metric(first, second, workload)
+
+        rows.append(_row(name, owner.name, base, low, high, note, base_cost, evaluate, changed))
+    return rows
+
+
 def _row(
     name: str,
     owner: str,
@@ -207,8 +228,8 @@ def _row(
     high: float,
     note: str,
     base_cost: float,
-    evaluate: Any,
-    build: Any,
+    evaluate: Callable[[Any], float],
+    build: Callable[[float], Any],
 ) -> dict[str, Any]:
     results = []
     notes = [note] if note else []
