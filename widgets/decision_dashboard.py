@@ -5,7 +5,10 @@ break-evens and simulates hybrid routing from the newest benchmark its scenario 
 dashboard chooses the runs instead, so that a published folder shows its own: the ``bench`` runs
 among ``run_ids`` feed the local side (the newest one of the scenario's model, else of the same
 task) and a ``cloud`` run, when there is one, gives the measured cloud latency. Beside the panel
-it lists each run used with its date and each price row with its source and date.
+it lists each run used with its date and each price row with its source and date. Which runs
+feed which scenario, and the tables of sources, are :class:`workbench.decision.RunChoice`,
+:func:`workbench.decision.run_rows` and :func:`workbench.decision.price_rows`; this dashboard
+renders them.
 
 Opened on a machine with no usable run (``run_ids`` None), it makes the sample benchmark first
 (:func:`workbench.samples.runs.ensure_sample_runs`) and says so while it works.
@@ -18,15 +21,20 @@ import html
 import threading
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlparse
 
 import ipywidgets as w
 import pandas as pd
 
 from widgets.common import STYLE, error_html, loading_html, status_html
 from widgets.decision_panel import DecisionPanel
-from workbench import runs
-from workbench.kit.errors import RunNotFoundError, WorkbenchError
+from workbench.decision import (
+    RunChoice,
+    load_scenario,
+    missing_runs_message,
+    price_rows,
+    run_rows,
+)
+from workbench.kit.errors import RunNotFoundError
 
 DEFAULT_SCENARIO = "support_chatbot"
 HOW_TO_MAKE_RUNS = (
@@ -40,16 +48,6 @@ HOW_TO_MAKE_RUNS = (
     "</ul>Runs are saved in the runs folder (<code>--runs-dir</code>, else "
     "<code>$WORKBENCH_RUNS_DIR</code>, else <code>./runs</code>).</div>"
 )
-DASHBOARD_STYLE = """
-<style>
-.wb-sources {border-collapse: collapse; font-size: 12px;}
-.wb-sources th, .wb-sources td
-  {padding: 2px 8px; border-bottom: 1px solid #e0e0e0; text-align: left; vertical-align: top;}
-.wb-sources th {background: #f5f5f5;}
-</style>
-"""
-
-
 class DecisionDashboard(w.AppLayout):
     """Local, edge or cloud for a scenario, from saved runs, with every source on the page.
 
@@ -93,22 +91,15 @@ class DecisionDashboard(w.AppLayout):
     ):
         self.runs_dir = runs_dir
         self.run_ids = None if run_ids is None else list(run_ids)
+        self.choice = RunChoice(runs_dir, self.run_ids)
         self.sample_settings = sample_settings
         if sample_settings is None and sample_model:
             from workbench.samples.runs import SampleSettings
 
             self.sample_settings = SampleSettings.for_model(sample_model)
         self._scenario_given = scenario is not None
-        self.chosen: list[runs.Run] = []  # the runs given in run_ids, once loaded
         self.samples_made: list[str] = []
         self.thread: threading.Thread | None = None
-        self._local_runs: dict[str, str | None] = {}  # by scenario, until the next Reload
-
-        self.status = w.HTML(loading_html("Loading the runs …"))
-        self.errors = w.HTML()
-        self.reload_button = w.Button(description="Reload", icon="refresh")
-        self.runs_used = w.HTML()
-        self.prices_used = w.HTML()
         self.panel = DecisionPanel(
             scenario=scenario or DEFAULT_SCENARIO,
             runs_dir=runs_dir,
@@ -118,7 +109,19 @@ class DecisionDashboard(w.AppLayout):
         )
         self.panel.layout.display = "none"  # until the runs are known
         self.panel.table.observe(lambda _: self._show_sources(), names="value")
+        super().__init__(center=self.panel, **self._frame(), **kwargs)
+        self.add_class("wb-decision-dashboard")
+        if load_now:
+            self.start(background)
+
+    def _frame(self) -> dict[str, w.Widget]:
+        """The header (status, Reload, errors) and the footer (the sources) around the panel."""
+        self.status = w.HTML(loading_html("Loading the runs …"))
+        self.errors = w.HTML()
+        self.reload_button = w.Button(description="Reload", icon="refresh")
         self.reload_button.on_click(lambda _: self.start())
+        self.runs_used = w.HTML()
+        self.prices_used = w.HTML()
         self.sources_box = w.VBox(
             [
                 w.HTML("<h4>Where the figures come from</h4>"),
@@ -128,21 +131,8 @@ class DecisionDashboard(w.AppLayout):
             ]
         )
         self.sources_box.layout.display = "none"  # until there are figures to trace
-        super().__init__(
-            header=w.VBox(
-                [
-                    w.HTML(STYLE + DASHBOARD_STYLE),
-                    w.HBox([self.status, self.reload_button]),
-                    self.errors,
-                ]
-            ),
-            center=self.panel,
-            footer=self.sources_box,
-            **kwargs,
-        )
-        self.add_class("wb-decision-dashboard")
-        if load_now:
-            self.start(background)
+        header = [w.HTML(STYLE), w.HBox([self.status, self.reload_button])]
+        return {"header": w.VBox([*header, self.errors]), "footer": self.sources_box}
 
     def __repr__(self) -> str:
         # Voilà puts the text form beside the widget in the page: keep it short.
@@ -151,6 +141,11 @@ class DecisionDashboard(w.AppLayout):
     def _update_layout(self) -> None:
         super()._update_layout()
         self.layout.grid_template_rows = "auto auto auto"  # rows as tall as their content
+
+    @property
+    def chosen(self) -> list[Any]:
+        """The runs given in ``run_ids``, once loaded."""
+        return self.choice.chosen
 
     # -- loading --------------------------------------------------------------------------------
 
@@ -166,7 +161,7 @@ class DecisionDashboard(w.AppLayout):
         """Read the runs (making the samples when there are none), then compare the options."""
         self.reload_button.disabled = True
         self.errors.value = ""
-        self._local_runs = {}
+        self.choice.forget()
         try:
             self.status.value = loading_html("Loading the runs …")
             if self.run_ids is not None:
@@ -191,30 +186,14 @@ class DecisionDashboard(w.AppLayout):
 
     def scenario_as_written(self) -> Any:
         """The chosen scenario as its file says (its own ``[runs]``)."""
-        from workbench.decision.scenarios import load_scenario
-
         return load_scenario(self.panel.scenario.value)
 
     def _load_given_runs(self) -> None:
         """Load ``run_ids``; name missing ones, and explain when none is a benchmark."""
-        found = {s.id: s for s in runs.list_runs(self.runs_dir)}
-        missing = [i for i in self.run_ids if i not in found]
-        self.chosen = [runs.load_run(i, self.runs_dir) for i in self.run_ids if i in found]
+        missing = self.choice.load_given()
         if missing:  # said, and the runs that are there still shown
-            self.errors.value = error_html(
-                RunNotFoundError(
-                    "This dashboard was made for runs that are not in its runs folder: "
-                    f"{', '.join(missing)}. They may have been deleted or moved; publish the "
-                    "dashboard again from the runs you have (`workbench runs list` shows them)."
-                )
-            )
-        if not any(r.kind == "bench" for r in self.chosen):
-            kinds = ", ".join(sorted({r.kind for r in self.chosen})) or "none"
-            raise RunNotFoundError(
-                f"None of this dashboard's runs is a benchmark (their kinds: {kinds}), so there "
-                "are no local figures to decide from. Publish a `workbench bench MODEL` run with "
-                "them: `workbench publish BENCH_RUN_ID OTHER_RUN_ID... --out DIR`."
-            )
+            self.errors.value = error_html(RunNotFoundError(missing_runs_message(missing)))
+        self.choice.check_has_benchmark()
 
     def _make_samples(self) -> bool:
         """Make the sample benchmark; ``False`` (with the how-to on show) when not allowed."""
@@ -239,81 +218,29 @@ class DecisionDashboard(w.AppLayout):
                 loading_html(f"Creating sample runs on this machine: {text} …"),
             ),
         )
-        self._local_runs = {}  # look again, now that the sample is there
+        self.choice.forget()  # look again, now that the sample is there
         return True
 
     def _choose_scenario(self) -> None:
         """Show the scenario written for the newest run's model, unless one was asked for or the
         scenario on show already has its own run."""
-        from workbench.decision.scenarios import list_scenarios, load_scenario, parse_run_ref
-
-        candidates = self._candidates()
-        if self._scenario_given or not candidates:
+        if self._scenario_given:
             return
         if self.run_ids is None and self.local_run(self.scenario_as_written()) is not None:
             return
-        model = candidates[0].summary.get("model")
-        for path in list_scenarios():
-            ref = load_scenario(path).runs.get("local", "")
-            if ref.startswith("latest:") and (parse_run_ref(ref) or ("", ""))[1] == model:
-                self.panel.scenario.value = path.stem
-                return
+        name = self.choice.scenario_for_newest()
+        if name is not None:
+            self.panel.scenario.value = name
 
     # -- which runs feed which scenario --------------------------------------------------------
 
-    def _candidates(self) -> list[runs.RunSummary]:
-        """Complete bench runs to draw the local side from, newest first."""
-        if self.run_ids is not None:
-            pool = [_summary_of(r) for r in self.chosen if r.kind == "bench"]
-        else:
-            pool = [s for s in runs.list_runs(self.runs_dir) if s.kind == "bench"]
-        complete = [s for s in pool if s.status == "complete"]
-        return sorted(complete, key=lambda s: s.started_at or "", reverse=True)
-
     def local_run(self, scenario: Any) -> str | None:
-        """The bench run that feeds ``scenario``'s local side, or None when there is none.
-
-        With ``run_ids``: the newest given benchmark of the scenario's model, else of the same
-        task. Without: the run the scenario names if there is one, else the same search among
-        every complete benchmark in the runs folder. Looked up once per scenario until Reload.
-        """
-        key = scenario.path or scenario.name
-        if key not in self._local_runs:
-            self._local_runs[key] = self._find_local_run(scenario)
-        return self._local_runs[key]
-
-    def _find_local_run(self, scenario: Any) -> str | None:
-        from workbench.decision.scenarios import parse_run_ref, resolve_run
-
-        ref = scenario.runs.get("local", "")
-        if self.run_ids is None and ref:
-            try:
-                return resolve_run(ref, self.runs_dir).id  # the scenario's own choice
-            except WorkbenchError:
-                pass
-        model = (parse_run_ref(ref) or ("", ""))[1] if ref.startswith("latest:") else ""
-        candidates = self._candidates()
-        same_model = [s for s in candidates if s.summary.get("model") == model]
-        if same_model:
-            return same_model[0].id
-        task = "text-generation" if scenario.workload.output_tokens > 0 else "embeddings"
-        for summary in candidates:
-            if _task(summary.id, self.runs_dir) == task:
-                return summary.id
-        return None
+        """The bench run that feeds ``scenario``'s local side (see :meth:`RunChoice.local_run`)."""
+        return self.choice.local_run(scenario)
 
     def refs_for(self, scenario: Any) -> dict[str, str]:
         """The run references that replace ``scenario``'s ``[runs]`` (the panel asks per compare)."""
-        refs: dict[str, str] = {}
-        local = self.local_run(scenario)
-        if local is not None:
-            refs["local"] = local
-        elif self.run_ids is not None:  # say which runs there are, not where they are
-            raise RunNotFoundError(_no_local_run(scenario, self._candidates()))
-        cloud = [r for r in self.chosen if r.kind == "cloud" and r.status == "complete"]
-        if cloud:
-            refs["cloud"] = max(cloud, key=lambda r: r.started_at).id
-        return refs
+        return self.choice.refs_for(scenario)
 
     # -- sources --------------------------------------------------------------------------------
 
@@ -327,8 +254,8 @@ class DecisionDashboard(w.AppLayout):
         try:
             scenario = self.panel.scenario_with_workload()
             written = self.scenario_as_written().runs
-            self.runs_used.value = _runs_html(scenario, written, self.runs_dir)
-            self.prices_used.value = _prices_html(frame)
+            self.runs_used.value = _runs_html(run_rows(scenario, written, self.runs_dir))
+            self.prices_used.value = _prices_html(price_rows(frame))
         except Exception as exc:  # shown in the page, never as a traceback
             self.runs_used.value = error_html(exc)
 
@@ -336,159 +263,38 @@ class DecisionDashboard(w.AppLayout):
     def sources_frame(self) -> pd.DataFrame:
         """The price rows used: one row per catalog row with its source, date and options."""
         frame = self.panel.options_frame
-        return _price_rows(frame) if frame is not None else pd.DataFrame()
+        return price_rows(frame) if frame is not None else pd.DataFrame()
 
 
-# -- helpers --------------------------------------------------------------------------------------
+# -- rendering ------------------------------------------------------------------------------------
 
 
-def _summary_of(run: runs.Run) -> runs.RunSummary:
-    return runs.RunSummary(
-        id=run.id,
-        kind=run.kind,
-        status=run.status,
-        started_at=run.started_at,
-        ended_at=run.ended_at,
-        label=run.label,
-        summary=run.summary,
-        tables=tuple(run.tables),
-    )
-
-
-def _no_local_run(scenario: Any, candidates: list[runs.RunSummary]) -> str:
-    task = "a text-generation" if scenario.workload.output_tokens > 0 else "an embeddings"
-    ref = scenario.runs.get("local", "")
-    model = ref.rsplit(":", 1)[-1] if ref.startswith("latest:") else "MODEL"
-    have = ", ".join(f"{s.summary.get('model', '?')} ({s.id})" for s in candidates) or "none"
-    return (
-        f"The scenario {scenario.name!r} needs {task} benchmark, and none of this dashboard's "
-        f"benchmarks is one (they measured: {have}). Pick another scenario above, or publish a "
-        f"`workbench bench {model}` run with the others."
-    )
-
-
-def _task(run_id: str, runs_dir: str | None) -> str:
-    try:
-        points = runs.load_run(run_id, runs_dir).table("points")
-        return str(points["task"].iloc[0]) if len(points) and "task" in points else ""
-    except WorkbenchError:
-        return ""
-
-
-def _when(iso: str | None) -> str:
-    return (iso or "")[:16].replace("T", " ") + (" UTC" if iso else "")
-
-
-def _run_rows(
-    scenario: Any, written: dict[str, str], runs_dir: str | None
-) -> list[tuple[str, ...]]:
-    """One row per run the scenario uses: role, id, what it measured, when, headline figures."""
-    from workbench.decision.scenarios import parse_run_ref, resolve_run
-
-    rows = []
-    for role, ref in scenario.runs.items():
-        run = resolve_run(ref, runs_dir)
-        if run.kind == "bench":
-            points = run.table("points")
-            first = points.iloc[0].to_dict() if len(points) else {}
-            model = str(run.summary.get("model", run.config.get("model", "")))
-            cpu = run.environment.get("cpu_model") or "a CPU"
-            cores = run.environment.get("logical_cores")
-            what = (
-                f"benchmark of {model} on {cpu}{f' ({cores} cores)' if cores else ''}: "
-                f"{first.get('variant', '?')}, {first.get('threads', '?')} threads, batch "
-                f"{first.get('batch', '?')}"
-            )
-            figures = f"p50 {_ms(first.get('p50_ms'))}"
-            if first.get("task") == "text-generation":
-                figures += f", {float(first['tokens_per_s']):.3g} tokens/s"
-            own = written.get(role, "")
-            expected = parse_run_ref(own)[1] if own.startswith("latest:") else ""
-            if expected and expected != model:
-                what += f"; the scenario was written for {expected}, these figures are {model}'s"
-        else:
-            what, figures = _cloud_description(run)
-        rows.append((role, run.id, what, _when(run.started_at), figures))
-    return rows
-
-
-def _cloud_description(run: runs.Run) -> tuple[str, str]:
-    """What a cloud (endpoint load test) run measured, and its headline figures."""
-    endpoint = run.config.get("endpoint") if isinstance(run.config.get("endpoint"), dict) else {}
-    model = endpoint.get("model", "")
-    host = urlparse(str(endpoint.get("base_url", ""))).hostname or ""
-    what = f"{run.kind} run: load test of the endpoint serving {model or 'a model'}"
-    if host in ("127.0.0.1", "localhost", "::1"):
-        what += " on the loopback cloud (this machine with a simulated network)"
-    summary = run.summary
-    figures = f"{summary.get('ok', '?')} of {summary.get('requests', '?')} requests answered"
-    figures += f", p50 {_ms(summary.get('p50_ms'))}, p95 {_ms(summary.get('p95_ms'))}"
-    return what, figures
-
-
-def _runs_html(scenario: Any, written: dict[str, str], runs_dir: str | None) -> str:
-    rows = _run_rows(scenario, written, runs_dir)
-    head = "".join(
-        f"<th>{h}</th>" for h in ("used for", "run", "what it measured", "measured on", "figures")
-    )
+def _sources_table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = "".join(f"<th>{h}</th>" for h in head)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows
     )
+    return f'<table class="wb-sources"><tr>{cells}</tr>{body}</table>'
+
+
+def _runs_html(table: pd.DataFrame) -> str:
+    rows = list(table.itertuples(index=False, name=None))
     note = ""
-    if not any(role == "cloud" for role, *_ in rows):
+    if not (table["used for"] == "cloud").any():
         note = status_html(
             "Cloud latency is modelled (network round trip plus time per output token), not "
             "measured: publish a `workbench cloud bench` run with the benchmark to use one."
         )
-    return f'<table class="wb-sources"><tr>{head}</tr>{body}</table>{note}'
+    return _sources_table(list(table.columns), rows) + note
 
 
-def _price_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    stale_text = " ".join(frame.attrs.get("warnings", []))
-    found: dict[str, dict[str, Any]] = {}
-    for row in frame.itertuples(index=False):
-        labels = [p for p in str(row.price_rows).split("; ") if p]
-        sources = str(row.price_sources).split("; ")
-        dates = str(row.price_as_of).split("; ")
-        for i, label in enumerate(labels):
-            entry = found.setdefault(
-                label,
-                {
-                    "price_row": label,
-                    "source": sources[i] if i < len(sources) else "",
-                    "as_of": dates[i] if i < len(dates) else "",
-                    "stale": label in stale_text,
-                    "options": [],
-                },
-            )
-            entry["options"].append(str(row.option))
-    rows = [{**e, "options": ", ".join(e["options"])} for e in found.values()]
-    return pd.DataFrame(rows, columns=["price_row", "source", "as_of", "stale", "options"])
-
-
-def _prices_html(frame: pd.DataFrame) -> str:
-    table = _price_rows(frame)
-    head = "".join(
-        f"<th>{h}</th>" for h in ("price row", "source", "as of", "older than 180 days", "used by")
-    )
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f"<td>{html.escape(str(v))}</td>"
-            for v in (r.price_row, r.source, r.as_of, "yes" if r.stale else "", r.options)
-        )
-        + "</tr>"
+def _prices_html(table: pd.DataFrame) -> str:
+    head = ("price row", "source", "as of", "older than 180 days", "used by")
+    rows = [
+        (r.price_row, r.source, r.as_of, "yes" if r.stale else "", r.options)
         for r in table.itertuples(index=False)
-    )
-    return f'<table class="wb-sources"><tr>{head}</tr>{body}</table>'
-
-
-def _ms(value: Any) -> str:
-    try:
-        ms = float(value)
-    except (TypeError, ValueError):
-        return "–"
-    return f"{ms / 1000:.3g} s" if ms >= 1000 else f"{ms:.3g} ms"
+    ]
+    return _sources_table(head, rows)
 
 
 __all__ = ["DecisionDashboard"]

@@ -1,20 +1,24 @@
-"""The decision panel: price a scenario's options, find break-evens, and simulate hybrid routing."""
+"""The decision panel: price a scenario's options, find break-evens, and simulate hybrid routing.
+
+The decision itself is :func:`workbench.decision.decide` (and its charts
+:func:`workbench.decision.charts`); this panel holds the controls and renders what it returns.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import html
+import math
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import ipywidgets as w
-import numpy as np
-import pandas as pd
 
 from widgets.common import STYLE, error_html, frame_html, status_html
-from workbench.cost import plots
+from widgets.forms import LABEL_WIDTH, control
+from workbench.decision import ScenarioWorkload, charts, decide, next_step, with_workload
+from workbench.kit.fields import specs
 
 _OPTION_COLUMNS = [
     "option", "kind", "feasible", "monthly_usd", "usd_per_1k_requests", "units", "p50_ms",
@@ -26,7 +30,8 @@ _POLICY_COLUMNS = [
     "policy", "p50_ms", "p95_ms", "goodput_share", "offloaded_share", "local_utilization",
     "monthly_cost", "pareto",
 ]  # fmt: skip
-_LATENCY_DRAWS = 2000
+_SLIDER_LAYOUT = {"width": "460px"}
+_CHARTS = ("cost", "tornado", "pareto", "latency")
 
 
 class DecisionPanel(w.VBox):
@@ -59,117 +64,87 @@ class DecisionPanel(w.VBox):
         run_refs: Mapping[str, str] | Callable[[Any], Mapping[str, str]] | None = None,
         **kwargs: Any,
     ):
-        from workbench.decision.scenarios import list_scenarios
-
         self.runs_dir = runs_dir
         self.run_refs = run_refs
         self.requests = requests
         self.today = today
+        self.options_frame = None
+        self.policies_frame = None
+        self._base: Any = None
+        self._syncing = False
+        self._build_controls(scenario)
+        self._build_outputs()
+        self.scenario.observe(lambda _: self._load_scenario(), names="value")
+        self.requests_per_month.observe(self._volume_changed, names="value")
+        for name in (
+            "peak_requests_per_s",
+            "input_tokens",
+            "output_tokens",
+            "latency_objective_ms",
+        ):
+            getattr(self, name).observe(lambda _: self._refresh(), names="value")
+        self.compare_button.on_click(lambda _: self.compare())
+        self._load_scenario()
+        super().__init__(self._children(), **kwargs)
+
+    def _build_controls(self, scenario: str) -> None:
+        """The scenario dropdown and the workload controls, each from its workload field."""
+        from workbench.decision import list_scenarios
+
         names = [p.stem for p in list_scenarios()]
         self.scenario = w.Dropdown(
             options=names,
             value=scenario if scenario in names else (names[0] if names else None),
             description="Scenario",
         )
-        slider = {"continuous_update": False, "style": {"description_width": "150px"}}
-        layout = w.Layout(width="460px")
-        self.requests_per_month = w.FloatLogSlider(
-            value=1e5,
-            base=10,
-            min=2,
-            max=9,
-            step=0.05,
-            description="Requests / month",
-            readout_format=",.0f",
-            layout=layout,
-            **slider,
-        )
-        self.peak_requests_per_s = w.FloatLogSlider(
-            value=0.1,
-            base=10,
-            min=-4,
-            max=3,
-            step=0.05,
-            description="Peak requests / s",
-            readout_format=".3g",
-            layout=layout,
-            **slider,
-        )
-        self.input_tokens = w.IntSlider(
-            value=300, min=1, max=8192, description="Input tokens", layout=layout, **slider
-        )
-        self.output_tokens = w.IntSlider(
-            value=120, min=0, max=4096, description="Output tokens", layout=layout, **slider
-        )
-        self.latency_objective_ms = w.FloatLogSlider(
-            value=2000,
-            base=10,
-            min=1,
-            max=6,
-            step=0.05,
-            description="Latency objective (ms)",
-            readout_format=",.0f",
-            layout=layout,
-            **slider,
-        )
+        self.requests_per_month = _log_slider("requests_per_month", 1e5, ",.0f")
+        self.peak_requests_per_s = _log_slider("peak_requests_per_s", 0.1, ".3g")
+        self.input_tokens = control(ScenarioWorkload, "input_tokens", value=300)
+        self.output_tokens = control(ScenarioWorkload, "output_tokens", value=120)
+        for slider in (self.input_tokens, self.output_tokens):
+            slider.layout = w.Layout(**_SLIDER_LAYOUT)
+        self.latency_objective_ms = _log_slider("latency_objective_ms", 2000, ",.0f")
         self.compare_button = w.Button(
             description="Compare", button_style="primary", icon="balance-scale"
         )
+
+    def _build_outputs(self) -> None:
         self.progress = w.Output()
         self.status = w.HTML(status_html("Choose a scenario and a workload, then press Compare."))
         self.table = w.HTML()
         self.warnings = w.HTML()
-        self.cost_plot = w.Image(format="png")
-        self.tornado_plot = w.Image(format="png")
         self.policy_table = w.HTML()
-        self.pareto_plot = w.Image(format="png")
-        self.latency_plot = w.Image(format="png")
-        self.options_frame: pd.DataFrame | None = None
-        self.policies_frame: pd.DataFrame | None = None
-        self._base: Any = None
-        self._syncing = False
-
-        self.scenario.observe(lambda _: self._load_scenario(), names="value")
-        self.requests_per_month.observe(self._volume_changed, names="value")
-        for control in (
-            self.peak_requests_per_s,
-            self.input_tokens,
-            self.output_tokens,
-            self.latency_objective_ms,
-        ):
-            control.observe(lambda _: self._refresh(), names="value")
-        self.compare_button.on_click(lambda _: self.compare())
-        self._load_scenario()
-        super().__init__(
-            [
-                w.HTML(STYLE + "<h3>Local, edge or cloud?</h3>"),
-                w.HBox(
-                    [
-                        w.VBox([self.scenario, self.compare_button]),
-                        w.VBox(
-                            [self.requests_per_month, self.peak_requests_per_s, self.input_tokens]
-                        ),
-                        w.VBox([self.output_tokens, self.latency_objective_ms]),
-                    ]
-                ),
-                self.progress,
-                self.status,
-                w.HTML("<h4>Options at this workload (every price with its source and date)</h4>"),
-                self.table,
-                self.warnings,
-                w.HBox([self.cost_plot, self.tornado_plot]),
-                w.HTML("<h4>Hybrid routing: local first, cloud when needed (simulated)</h4>"),
-                self.policy_table,
-                w.HBox([self.pareto_plot, self.latency_plot]),
-            ],
-            **kwargs,
+        self.cost_plot, self.tornado_plot, self.pareto_plot, self.latency_plot = (
+            w.Image(format="png") for _ in _CHARTS
         )
+
+    def _children(self) -> list[w.Widget]:
+        workload = [self.requests_per_month, self.peak_requests_per_s, self.input_tokens]
+        return [
+            w.HTML(STYLE + "<h3>Local, edge or cloud?</h3>"),
+            w.HBox(
+                [
+                    w.VBox([self.scenario, self.compare_button]),
+                    w.VBox(workload),
+                    w.VBox([self.output_tokens, self.latency_objective_ms]),
+                ]
+            ),
+            self.progress,
+            self.status,
+            w.HTML("<h4>Options at this workload (every price with its source and date)</h4>"),
+            self.table,
+            self.warnings,
+            w.HBox([self.cost_plot, self.tornado_plot]),
+            w.HTML("<h4>Hybrid routing: local first, cloud when needed (simulated)</h4>"),
+            self.policy_table,
+            w.HBox([self.pareto_plot, self.latency_plot]),
+        ]
 
     # -- controls -------------------------------------------------------------------------------
 
     def _load_scenario(self) -> None:
         """Read the chosen scenario and set the sliders to its workload."""
-        from workbench.decision.scenarios import load_scenario
+        from workbench.decision import load_scenario
 
         try:
             self._base = load_scenario(self.scenario.value)
@@ -215,17 +190,15 @@ class DecisionPanel(w.VBox):
             self._load_scenario()
         if self._base is None:
             raise ValueError(f"The scenario {self.scenario.value!r} could not be loaded.")
-        workload = dataclasses.replace(
-            self._base.workload,
+        return with_workload(
+            self._base,
+            run_refs=self.run_refs,
             requests_per_month=float(self.requests_per_month.value),
             peak_requests_per_s=float(self.peak_requests_per_s.value),
             input_tokens=int(self.input_tokens.value),
             output_tokens=int(self.output_tokens.value),
             latency_objective_ms=float(self.latency_objective_ms.value),
         )
-        refs = self.run_refs(self._base) if callable(self.run_refs) else self.run_refs
-        runs = {**self._base.runs, **(refs or {})}
-        return dataclasses.replace(self._base, workload=workload, runs=runs)
 
     # -- work -----------------------------------------------------------------------------------
 
@@ -239,108 +212,68 @@ class DecisionPanel(w.VBox):
             with self.progress, warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # stale prices are listed in the panel instead
                 try:
-                    self._price_and_simulate(scenario)
+                    decision = decide(
+                        scenario,
+                        self.runs_dir,
+                        requests=self.requests,
+                        today=self.today,
+                        on_step=lambda text: setattr(self.status, "value", status_html(text)),
+                    )
+                    images = charts(decision)
                 except Exception as exc:  # in a kernel the Output would swallow it
                     failure = exc
             if failure is not None:
                 raise failure
             self.progress.clear_output()
+            self._show(decision, images)
         except Exception as exc:  # shown in the panel, never as a traceback
             self.progress.clear_output()
             self._clear()
-            self.status.value = error_html(exc) + status_html(_hint(exc, self._base))
+            self.status.value = error_html(exc) + status_html(next_step(exc, self._base))
         finally:
             self.compare_button.disabled = False
 
-    def _price_and_simulate(self, scenario: Any) -> None:
-        from workbench.cost.sensitivity import sensitivity
-        from workbench.decision.hybrid_setup import setup_from_scenario, simulate_scenario
-        from workbench.decision.scenarios import compare_options, resolve_options
+    def _show(self, decision: Any, images: dict[str, bytes]) -> None:
+        # The frames first: the dashboard reads them when the table changes.
+        self.options_frame = decision.options
+        self.policies_frame = decision.policies
+        self.table.value = frame_html(decision.options, _OPTION_COLUMNS)
+        self.warnings.value = _warnings_html(decision.warnings)
+        self.policy_table.value = frame_html(decision.policies, _POLICY_COLUMNS)
+        for name, image in zip(_CHARTS, self._images(), strict=True):
+            image.value = images[name]
+        self.status.value = status_html(decision.summary())
 
-        looked_up = resolve_options(scenario, self.runs_dir)  # once, for the table and charts
-        frame = compare_options(scenario, self.runs_dir, today=self.today, resolved=looked_up)
-        resolved = {r.spec.name: r.cost_option for r in looked_up}
-        workload = scenario.workload.cost_workload()
-        self.options_frame = frame
-        self.table.value = frame_html(frame, _OPTION_COLUMNS)
-        self.warnings.value = _warnings_html(frame.attrs.get("warnings", []))
-        cheapest = _cheapest(frame)
-        options = [o for o in resolved.values() if o is not None]
-        self.cost_plot.value = plots.to_png(
-            plots.cost_vs_volume(
-                _curve(options, workload), _break_evens(options, resolved[cheapest], workload)
-            )
-        )
-        self.tornado_plot.value = plots.to_png(
-            plots.tornado(sensitivity(resolved[cheapest], workload))
-        )
-        self.status.value = status_html(f"Priced {len(frame)} options; simulating routing …")
-        setup = setup_from_scenario(scenario, self.runs_dir, requests=self.requests, costs=frame)
-        self.policies_frame = simulate_scenario(setup)
-        self.policy_table.value = frame_html(self.policies_frame, _POLICY_COLUMNS)
-        self.pareto_plot.value = plots.to_png(plots.pareto(self.policies_frame))
-        self.latency_plot.value = plots.to_png(
-            plots.latency_distributions(_latency_samples(setup), workload.latency_objective_ms)
-        )
-        self.status.value = status_html(
-            f"Cheapest feasible option: {cheapest} at ${frame.set_index('option').loc[cheapest, 'monthly_usd']:,.2f}"
-            f" per month for {workload.requests_per_month:,.0f} requests. Simulation inputs: "
-            + "; ".join(setup.notes)
-        )
+    def _images(self) -> tuple[w.Image, ...]:
+        return (self.cost_plot, self.tornado_plot, self.pareto_plot, self.latency_plot)
 
     def _clear(self) -> None:
         self.options_frame = None
         self.policies_frame = None
         for widget in (self.table, self.warnings, self.policy_table):
             widget.value = ""
-        for image in (self.cost_plot, self.tornado_plot, self.pareto_plot, self.latency_plot):
+        for image in self._images():
             image.value = b""
 
 
-def _cheapest(frame: pd.DataFrame) -> str:
-    feasible = frame[frame["feasible"] & frame["monthly_usd"].notna()]
-    if feasible.empty:
-        raise ValueError("No option can serve this workload; lower the volume or the peak.")
-    return str(feasible.loc[feasible["monthly_usd"].idxmin(), "option"])
-
-
-def _curve(options: list[Any], workload: Any) -> pd.DataFrame:
-    from workbench.cost.model import cost_curve
-
-    return cost_curve(options, workload)
-
-
-def _break_evens(options: list[Any], cheapest: Any, workload: Any) -> list[Any]:
-    """Where each other option crosses the cheapest one."""
-    from workbench.cost.model import break_even
-
-    return [break_even(o, cheapest, workload) for o in options if o.name != cheapest.name]
-
-
-def _latency_samples(setup: Any) -> dict[str, np.ndarray]:
-    """Per-request latency without queueing: measured local service times, the cloud sampler."""
-    rng = np.random.default_rng(0)
-    config = setup.config
-    cloud = "cloud (measured)" if config.cloud.latency_samples_s else "cloud (modelled)"
-    return {
-        "local (measured)": config.local.draw(rng, _LATENCY_DRAWS) * 1000.0,
-        cloud: config.cloud.draw(rng, _LATENCY_DRAWS) * 1000.0,
-    }
-
-
-def _hint(exc: BaseException, scenario: Any) -> str:
-    """The next step to take after an error."""
-    from workbench.decision.scenarios import ScenarioRunError, parse_run_ref
-    from workbench.kit.errors import RunNotFoundError
-
-    if not isinstance(exc, ScenarioRunError | RunNotFoundError):
-        return "Fix the value named above and press Compare again."
-    model = "MODEL"
-    ref = scenario.runs.get("local", "") if scenario is not None else ""
-    parsed = parse_run_ref(ref) if ref.startswith("latest:") else None
-    if parsed:
-        model = parsed[1]
-    return f"This scenario needs a measured run: run `workbench bench {model}` first, then Compare."
+def _log_slider(name: str, value: float, readout_format: str) -> w.FloatLogSlider:
+    """A log-scale slider for a workload field whose range spans decades: label, tooltip, range
+    and step come from the field (``widgets.forms`` builds linear sliders only)."""
+    field = specs(ScenarioWorkload)[name]
+    low, high = field.widget_range
+    return w.FloatLogSlider(
+        value=value,
+        base=10,
+        min=math.log10(low),
+        max=math.log10(high),
+        step=field.step,
+        description=field.label,
+        tooltip=field.help,
+        readout_format=readout_format,
+        continuous_update=False,
+        style={"description_width": LABEL_WIDTH},
+        layout=w.Layout(**_SLIDER_LAYOUT),
+    )
 
 
 def _warnings_html(messages: list[str]) -> str:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from workbench.cost.prices import load_prices
-from workbench.decision.scenarios import (
+from workbench.cost import load_prices
+from workbench.decision import (
     COMPARE_COLUMNS,
     Scenario,
     ScenarioError,
@@ -21,7 +21,7 @@ from workbench.devices import Device
 from workbench.runs import start_run
 
 # The test catalog's instance row is dated 2025-01-01 on purpose; one test checks the warning.
-pytestmark = pytest.mark.filterwarnings("ignore::workbench.cost.prices.StalePriceWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::workbench.cost.StalePriceWarning")
 
 # A made-up device: 2 TFLOP/s fp32, 100 GB/s, 100 GB.
 BIG = Device(

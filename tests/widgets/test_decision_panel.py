@@ -9,7 +9,7 @@ from conftest import run_cli
 
 from widgets.common import ERROR_CLASS
 from widgets.decision_panel import DecisionPanel
-from workbench.cost.prices import load_prices
+from workbench.cost import load_prices
 
 pytestmark = pytest.mark.integration
 
@@ -97,17 +97,21 @@ def test_requests_per_month_slider_changes_the_monthly_cost(runs_with_smollm2):
 
 def test_one_compare_prices_the_options_once(runs_with_smollm2, monkeypatch):
     """Compare looks the options up and prices them once; the routing simulation reuses that."""
-    import workbench.decision.scenarios as scenarios
+    import workbench.decision.compare as compare
+    import workbench.decision.hybrid_setup as hybrid_setup
 
     calls = {"compare_options": 0, "resolve_options": 0}
-    for name in calls:
-        real = getattr(scenarios, name)
+    for module in (compare, hybrid_setup):  # every caller of the two in a Compare
+        for name in calls:
+            real = getattr(module, name, None)
+            if real is None:
+                continue
 
-        def counted(*args, _real=real, _name=name, **kwargs):
-            calls[_name] += 1
-            return _real(*args, **kwargs)
+            def counted(*args, _real=real, _name=name, **kwargs):
+                calls[_name] += 1
+                return _real(*args, **kwargs)
 
-        monkeypatch.setattr(scenarios, name, counted)
+            monkeypatch.setattr(module, name, counted)
     panel = DecisionPanel("support_chatbot", runs_dir=str(runs_with_smollm2), requests=500)
 
     panel.compare()

@@ -1,11 +1,23 @@
-"""Hybrid routing: simulate local workers with overflow to the cloud, per routing policy.
+"""Local, edge or cloud: a scenario's options priced side by side, and hybrid routing simulated.
 
-A discrete-event simulation on a virtual clock: a seeded request stream (Poisson, diurnal,
-bursty) is served by local workers whose service times come from a measured local run, and a
-routing policy sends some requests to a cloud option whose latencies come from a measured
-endpoint run or a network model. :func:`compare_policies` gives one row per policy (latency
-percentiles, goodput, share offloaded, monthly cost) and :func:`pareto_front` marks the rows
-worth charting on latency versus cost.
+* :mod:`workbench.decision.config`: the routing simulation's configs (``ArrivalConfig``,
+  ``LocalServiceConfig``, ``NetworkModel``, ``CloudConfig``, ``HybridConfig``) and the settings
+  of ``hybrid simulate`` and ``cost compare``; :mod:`workbench.decision.scenario_config`: the
+  tables of a scenario file (``ScenarioWorkload``, ``OptionSpec``, ``Scenario``).
+* :mod:`workbench.decision.scenarios`: finding and loading scenario files, and the runs they
+  name (``load_scenario``, ``resolve_run``).
+* :mod:`workbench.decision.resolve`: each option's prices and throughput (``resolve_options``);
+  :mod:`workbench.decision.options`: every option priced with its break-even
+  (``compare_options``).
+* :mod:`workbench.decision.arrivals`, :mod:`~workbench.decision.policies`,
+  :mod:`~workbench.decision.simulate`: a discrete-event simulation of local workers with
+  overflow to the cloud, per routing policy (``compare_policies``, ``pareto_front``);
+  :mod:`workbench.decision.hybrid_setup` builds one from a scenario and its runs.
+* :mod:`workbench.decision.compare`: the whole decision for one workload, headless
+  (``decide``, ``charts``), which the decision panel renders;
+  :mod:`workbench.decision.sources`: which saved runs feed a scenario and the runs and prices
+  behind the figures (``RunChoice``), which the decision dashboard lists.
+* :mod:`workbench.decision.cli`: ``workbench cost compare`` and ``workbench hybrid simulate``.
 
 Example
 -------
@@ -23,20 +35,35 @@ Example
 from __future__ import annotations
 
 from workbench.decision.arrivals import diurnal_rate_per_s, generate_arrivals
+from workbench.decision.compare import (
+    Decision,
+    charts,
+    cheapest_option,
+    decide,
+    latency_samples_ms,
+    next_step,
+    with_workload,
+)
 from workbench.decision.config import (
     MAX_REQUESTS,
     PATTERNS,
     ArrivalConfig,
     CloudConfig,
+    CompareSettings,
     HybridConfig,
     LocalServiceConfig,
     NetworkModel,
+    ScenarioSimulation,
 )
 from workbench.decision.errors import (
+    ScenarioError,
+    ScenarioRunError,
     SimulationTooLargeError,
     UnknownPatternError,
     UnknownPolicyError,
 )
+from workbench.decision.hybrid_setup import HybridSetup, setup_from_scenario, simulate_scenario
+from workbench.decision.options import COMPARE_COLUMNS, compare_options
 from workbench.decision.policies import (
     POLICIES,
     CloudOnly,
@@ -53,6 +80,22 @@ from workbench.decision.policies import (
     predicted_local_latency_s,
     residual_estimator,
 )
+from workbench.decision.resolve import ResolvedOption, SourceRef, Throughput, resolve_options
+from workbench.decision.scenario_config import (
+    ARRIVAL_PATTERNS,
+    OPTION_KINDS,
+    OptionSpec,
+    Scenario,
+    ScenarioWorkload,
+)
+from workbench.decision.scenarios import (
+    LATEST_PREFIX,
+    list_scenarios,
+    load_scenario,
+    parse_run_ref,
+    resolve_run,
+    scenarios_dir,
+)
 from workbench.decision.simulate import (
     PolicyResult,
     SimulationTrace,
@@ -62,39 +105,75 @@ from workbench.decision.simulate import (
     simulate,
     simulate_trace,
 )
+from workbench.decision.sources import RunChoice, missing_runs_message, price_rows, run_rows
 
 __all__ = [
+    "ARRIVAL_PATTERNS",
+    "COMPARE_COLUMNS",
+    "LATEST_PREFIX",
     "MAX_REQUESTS",
+    "OPTION_KINDS",
     "PATTERNS",
     "POLICIES",
     "ArrivalConfig",
     "CloudConfig",
     "CloudOnly",
+    "CompareSettings",
     "Deadline",
+    "Decision",
     "HybridConfig",
+    "HybridSetup",
     "LocalOnly",
     "LocalServiceConfig",
     "NetworkModel",
+    "OptionSpec",
     "Overflow",
     "PolicyResult",
     "Request",
+    "ResolvedOption",
     "RoutingPolicy",
+    "RunChoice",
+    "Scenario",
+    "ScenarioError",
+    "ScenarioRunError",
+    "ScenarioSimulation",
+    "ScenarioWorkload",
     "SimulationTooLargeError",
     "SimulationTrace",
+    "SourceRef",
     "SystemState",
+    "Throughput",
     "UnknownPatternError",
     "UnknownPolicyError",
+    "charts",
+    "cheapest_option",
+    "compare_options",
     "compare_policies",
+    "decide",
     "default_policies",
     "diurnal_rate_per_s",
     "first_free_estimator",
     "generate_arrivals",
+    "latency_samples_ms",
+    "list_scenarios",
+    "load_scenario",
     "make_policy",
+    "missing_runs_message",
+    "next_step",
     "pareto_front",
     "parse_policy",
+    "parse_run_ref",
     "percentile_estimator",
     "predicted_local_latency_s",
+    "price_rows",
     "residual_estimator",
+    "resolve_options",
+    "resolve_run",
+    "run_rows",
+    "scenarios_dir",
+    "setup_from_scenario",
     "simulate",
+    "simulate_scenario",
     "simulate_trace",
+    "with_workload",
 ]

@@ -1,22 +1,25 @@
-"""Configuration of a hybrid routing simulation: arrivals, local workers, the cloud, costs.
+"""The decision room's configs: the hybrid routing simulation (arrivals, local workers, the cloud,
+costs) and the settings of ``hybrid simulate`` and ``cost compare``.
 
-Every config is a frozen dataclass that validates itself and names the field at fault; times are
-in seconds, costs in the scenario's currency.
+Every config is a frozen dataclass whose fields are declared with
+:func:`workbench.kit.fields.spec` and checked by :func:`workbench.kit.fields.check_fields`, so the
+CLI flags and the error messages come from one place; times are in seconds, costs in the
+scenario's currency. The scenario file's own tables are in :mod:`workbench.decision.scenario_config`.
 """
 
 from __future__ import annotations
 
-import difflib
-import math
-import numbers
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
 
-from workbench.decision.errors import SimulationTooLargeError, UnknownPatternError
+from workbench.cost import DEFAULT_MAX_AGE_DAYS
+from workbench.decision.errors import SimulationTooLargeError, UnknownPatternError, did_you_mean
+from workbench.kit import checks
 from workbench.kit.errors import InvalidInputError
+from workbench.kit.fields import check_fields, spec
 
 PATTERNS = ("poisson", "diurnal", "bursty", "constant")
 MAX_REQUESTS = 2_000_000
@@ -24,34 +27,6 @@ DEFAULT_NUM_REQUESTS = 10_000
 
 # A cloud latency sampler: (generator, count) -> that many latencies in seconds.
 Sampler = Callable[[np.random.Generator, int], Any]
-
-
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
-
-
-def _real(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InvalidInputError(f"`{name}` must be a number, got {value!r}.")
-    number = float(value)
-    if not math.isfinite(number):
-        raise InvalidInputError(f"`{name}` must be a finite number, got {value!r}.")
-    return number
-
-
-def _above(name: str, value: Any, bound: float, unit: str = "") -> None:
-    if not _real(name, value) > bound:
-        raise InvalidInputError(f"`{name}` must be > {bound:g}{unit}, got {value!r}.")
-
-
-def _at_least(name: str, value: Any, bound: float) -> None:
-    if not _real(name, value) >= bound:
-        raise InvalidInputError(f"`{name}` must be >= {bound:g}, got {value!r}.")
-
-
-def _whole(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise InvalidInputError(f"`{name}` must be a whole number >= {minimum}, got {value!r}.")
 
 
 def _durations(name: str, values: Any, what: str) -> tuple[float, ...]:
@@ -78,14 +53,6 @@ def _durations(name: str, values: Any, what: str) -> tuple[float, ...]:
     return tuple(array.tolist())
 
 
-def _pick(name: str, value: Any, known: tuple[str, ...], error: type[InvalidInputError]) -> None:
-    if value in known:
-        return
-    close = difflib.get_close_matches(str(value), list(known), n=2, cutoff=0.5)
-    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    raise error(f"Unknown `{name}` {value!r}.{hint} Known: {', '.join(known)}.")
-
-
 @dataclass(frozen=True)
 class ArrivalConfig:
     """The request stream: its pattern, mean rate and length (a duration or a request count).
@@ -99,50 +66,55 @@ class ArrivalConfig:
     thinning. ``constant`` spaces requests exactly ``1 / rate_per_s`` apart, first at that time.
     """
 
-    pattern: str = field(default="poisson", metadata=_help("poisson, diurnal, bursty or constant"))
-    rate_per_s: float = field(default=10.0, metadata=_help("mean arrival rate, requests/second"))
-    duration_s: float | None = field(
-        default=None, metadata=_help("simulated seconds of arrivals (or give num_requests)")
+    pattern: str = spec("poisson", help="poisson, diurnal, bursty or constant", choices=PATTERNS)
+    rate_per_s: float = spec(
+        10.0, help="mean arrival rate", unit="requests/s", low=0, low_open=True
     )
-    num_requests: int | None = field(
-        default=None,
-        metadata=_help(f"requests to simulate (default {DEFAULT_NUM_REQUESTS:,} if no duration)"),
+    duration_s: float | None = spec(
+        None,
+        help="simulated seconds of arrivals (or give num_requests)",
+        unit="s",
+        low=0,
+        low_open=True,
+        optional=True,
     )
-    burstiness_cv: float = field(
-        default=3.0, metadata=_help("bursty: coefficient of variation of inter-arrival times")
+    num_requests: int | None = spec(
+        None,
+        help=f"requests to simulate (default {DEFAULT_NUM_REQUESTS:,} if no duration)",
+        low=1,
+        whole=True,
+        optional=True,
     )
-    period_s: float = field(
-        default=86_400.0, metadata=_help("diurnal: seconds one simulated day lasts")
+    burstiness_cv: float = spec(
+        3.0, help="bursty: coefficient of variation of inter-arrival times", low=0, low_open=True
     )
-    amplitude: float = field(
-        default=0.5, metadata=_help("diurnal: relative swing of the rate, 0 (flat) to 1")
+    period_s: float = spec(
+        86_400.0, help="diurnal: seconds one simulated day lasts", unit="s", low=0, low_open=True
     )
-    max_requests: int = field(
-        default=MAX_REQUESTS, metadata=_help("refuse simulations expected to exceed this")
+    amplitude: float = spec(
+        0.5,
+        help="diurnal: relative swing of the rate, 0 (flat) to 1",
+        low=0,
+        high=1,
+        fix="A rate cannot go negative.",
+    )
+    max_requests: int = spec(
+        MAX_REQUESTS, help="refuse simulations expected to exceed this", low=1, whole=True
     )
 
     def __post_init__(self) -> None:
-        _pick("pattern", self.pattern, PATTERNS, UnknownPatternError)
-        _above("rate_per_s", self.rate_per_s, 0, " requests per second")
-        _above("burstiness_cv", self.burstiness_cv, 0)
-        _above("period_s", self.period_s, 0, " seconds")
-        _at_least("amplitude", self.amplitude, 0)
-        if self.amplitude > 1:
-            raise InvalidInputError(
-                f"`amplitude` must be between 0 and 1 (a rate cannot go negative), "
-                f"got {self.amplitude!r}."
+        if self.pattern not in PATTERNS:
+            raise UnknownPatternError(
+                f"Unknown `pattern` {self.pattern!r}.{did_you_mean(self.pattern, PATTERNS, 2)} "
+                f"Known: {', '.join(PATTERNS)}."
             )
-        _whole("max_requests", self.max_requests, 1)
         if self.duration_s is not None and self.num_requests is not None:
             raise InvalidInputError(
                 "Give `duration_s` or `num_requests`, not both: the simulation stops at one of them."
             )
         if self.duration_s is None and self.num_requests is None:
             object.__setattr__(self, "num_requests", DEFAULT_NUM_REQUESTS)
-        if self.duration_s is not None:
-            _above("duration_s", self.duration_s, 0, " seconds")
-        else:
-            _whole("num_requests", self.num_requests, 1)
+        check_fields(self, flags=False)
         self._check_size()
 
     def expected_requests(self) -> float:
@@ -189,16 +161,21 @@ class LocalServiceConfig:
     distribution with mean ``service_mean_s``. Give exactly one of the two.
     """
 
-    workers: int = field(default=1, metadata=_help("local workers serving in parallel"))
-    service_samples_s: tuple[float, ...] | None = field(
-        default=None, metadata=_help("measured per-call latencies in seconds, bootstrapped")
+    workers: int = spec(1, help="local workers serving in parallel", low=1, whole=True)
+    service_samples_s: tuple[float, ...] | None = spec(
+        None, help="measured per-call latencies in seconds, bootstrapped", optional=True
     )
-    service_mean_s: float | None = field(
-        default=None, metadata=_help("mean of exponential service times, seconds")
+    service_mean_s: float | None = spec(
+        None,
+        help="mean of exponential service times",
+        unit="s",
+        low=0,
+        low_open=True,
+        optional=True,
     )
 
     def __post_init__(self) -> None:
-        _whole("workers", self.workers, 1)
+        check_fields(self, flags=False)
         has_samples = self.service_samples_s is not None
         if has_samples == (self.service_mean_s is not None):
             raise InvalidInputError(
@@ -208,8 +185,6 @@ class LocalServiceConfig:
         if has_samples:
             samples = _durations("service_samples_s", self.service_samples_s, "service times")
             object.__setattr__(self, "service_samples_s", samples)
-        else:
-            _above("service_mean_s", self.service_mean_s, 0, " seconds")
 
     @property
     def mean_service_s(self) -> float:
@@ -253,14 +228,14 @@ class NetworkModel:
     Call it as a sampler: ``model(rng, n)``.
     """
 
-    floor_s: float = field(default=0.05, metadata=_help("smallest end-to-end latency, seconds"))
-    extra_mean_s: float = field(default=0.02, metadata=_help("mean extra delay, seconds"))
-    extra_cv: float = field(default=1.0, metadata=_help("coefficient of variation of the extra"))
+    floor_s: float = spec(0.05, help="smallest end-to-end latency", unit="s", low=0)
+    extra_mean_s: float = spec(0.02, help="mean extra delay", unit="s", low=0)
+    extra_cv: float = spec(
+        1.0, help="coefficient of variation of the extra delay", low=0, low_open=True
+    )
 
     def __post_init__(self) -> None:
-        _at_least("floor_s", self.floor_s, 0)
-        _at_least("extra_mean_s", self.extra_mean_s, 0)
-        _above("extra_cv", self.extra_cv, 0)
+        check_fields(self, flags=False)
 
     def __call__(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` latencies in seconds."""
@@ -283,16 +258,20 @@ class CloudConfig:
     Without ``concurrency_limit`` every request starts at once; with it, the excess waits FIFO.
     """
 
-    latency_samples_s: tuple[float, ...] | None = field(
-        default=None, metadata=_help("measured end-to-end latencies in seconds, bootstrapped")
+    latency_samples_s: tuple[float, ...] | None = spec(
+        None, help="measured end-to-end latencies in seconds, bootstrapped", optional=True
     )
-    sampler: Sampler | None = field(
-        default=None, metadata=_help("callable (rng, n) -> n latencies in seconds")
+    sampler: Sampler | None = spec(
+        None, help="callable (rng, n) -> n latencies in seconds", optional=True
     )
-    concurrency_limit: int | None = field(
-        default=None, metadata=_help("requests the cloud serves at once (none = unlimited)")
+    concurrency_limit: int | None = spec(
+        None,
+        help="requests the cloud serves at once (none = unlimited)",
+        low=1,
+        whole=True,
+        optional=True,
     )
-    cost_per_request: float = field(default=0.0, metadata=_help("price of one cloud request"))
+    cost_per_request: float = spec(0.0, help="price of one cloud request", low=0)
 
     def __post_init__(self) -> None:
         has_samples = self.latency_samples_s is not None
@@ -308,9 +287,7 @@ class CloudConfig:
             raise InvalidInputError(
                 f"`sampler` must be callable as sampler(rng, n), got {self.sampler!r}."
             )
-        if self.concurrency_limit is not None:
-            _whole("concurrency_limit", self.concurrency_limit, 1)
-        _at_least("cost_per_request", self.cost_per_request, 0)
+        check_fields(self, flags=False)
 
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` cloud latencies in seconds.
@@ -383,17 +360,21 @@ class HybridConfig:
     requests_per_month x cloud.cost_per_request``.
     """
 
-    local: LocalServiceConfig
-    cloud: CloudConfig
-    arrivals: ArrivalConfig = field(default_factory=ArrivalConfig)
-    latency_objective_s: float = field(
-        default=1.0, metadata=_help("a request is good if it completes within this, seconds")
+    local: LocalServiceConfig = spec(help="the local workers and their service times")
+    cloud: CloudConfig = spec(help="the cloud option's latencies, concurrency and price")
+    arrivals: ArrivalConfig = spec(default_factory=ArrivalConfig, help="the request stream")
+    latency_objective_s: float = spec(
+        1.0,
+        help="a request is good if it completes within this",
+        unit="s",
+        low=0,
+        low_open=True,
     )
-    requests_per_month: float = field(
-        default=1_000_000.0, metadata=_help("monthly volume the costs are computed for")
+    requests_per_month: float = spec(
+        1_000_000.0, help="monthly volume the costs are computed for", low=0, low_open=True
     )
-    local_fixed_monthly_cost: float = field(
-        default=0.0, metadata=_help("monthly cost of the local workers, whatever the load")
+    local_fixed_monthly_cost: float = spec(
+        0.0, help="monthly cost of the local workers, whatever the load", low=0
     )
 
     def __post_init__(self) -> None:
@@ -408,9 +389,7 @@ class HybridConfig:
                     f"`{name}` must be a {kind.__name__}, got {type(value).__name__}: "
                     "build it, or load plain values with HybridConfig.from_dict."
                 )
-        _above("latency_objective_s", self.latency_objective_s, 0, " seconds")
-        _above("requests_per_month", self.requests_per_month, 0)
-        _at_least("local_fixed_monthly_cost", self.local_fixed_monthly_cost, 0)
+        check_fields(self, flags=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, nested configs as dicts."""
@@ -435,6 +414,49 @@ class HybridConfig:
         if "arrivals" in values:
             values["arrivals"] = ArrivalConfig.from_dict(values["arrivals"])
         return cls(**values)
+
+
+@dataclass(frozen=True)
+class ScenarioSimulation:
+    """How ``hybrid simulate`` (and the decision panel) turns a scenario into a simulation.
+
+    See :func:`workbench.decision.hybrid_setup.setup_from_scenario`.
+    """
+
+    requests: int = spec(20_000, help="requests to simulate", low=1, whole=True)
+    workers: int = spec(1, help="local workers", low=1, whole=True)
+    region: str = spec("same-region", help="network preset to the cloud")
+    cloud_option: str | None = spec(
+        None, help="the scenario option to overflow to (default the cheapest API)", optional=True
+    )
+    cloud_ms_per_output_token: float = spec(
+        10.0,
+        help="assumed cloud time per output token",
+        unit="ms",
+        low=0,
+        flag="--cloud-ms-per-token",
+    )
+    seed: int = spec(0, help="seed of the simulated stream", low=0, whole=True)
+
+    def __post_init__(self) -> None:
+        checks.text("region", self.region, flag="--region")
+        check_fields(self)
+
+
+@dataclass(frozen=True)
+class CompareSettings:
+    """What ``cost compare`` takes besides the scenario: how old a price row may be."""
+
+    max_age_days: int = spec(
+        DEFAULT_MAX_AGE_DAYS,
+        help="warn about price rows older than this",
+        unit="days",
+        low=0,
+        whole=True,
+    )
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 def _known(cls: type, data: Mapping[str, Any], extra: tuple[str, ...] = ()) -> dict[str, Any]:

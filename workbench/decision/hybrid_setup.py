@@ -16,9 +16,16 @@ from workbench.decision.config import (
     HybridConfig,
     LocalServiceConfig,
     NetworkModel,
+    ScenarioSimulation,
 )
+from workbench.decision.options import compare_options
+from workbench.decision.scenario_config import Scenario, ScenarioWorkload
+from workbench.decision.scenarios import load_scenario, resolve_run
 from workbench.decision.simulate import compare_policies, pareto_front
 from workbench.kit.errors import InvalidInputError
+
+#: A diurnal stream's swing around its mean rate.
+_DIURNAL_AMPLITUDE = 0.5
 
 
 @dataclass(frozen=True)
@@ -27,18 +34,16 @@ class HybridSetup:
 
     config: HybridConfig
     notes: list[str] = field(default_factory=list)
+    settings: ScenarioSimulation = field(default_factory=ScenarioSimulation)
 
 
 def setup_from_scenario(
     scenario: Any,
     runs_dir: str | os.PathLike[str] | None = None,
     *,
-    requests: int = 20_000,
-    workers: int = 1,
-    region: str = "same-region",
-    cloud_option: str | None = None,
-    cloud_ms_per_output_token: float = 10.0,
     costs: pd.DataFrame | None = None,
+    settings: ScenarioSimulation | None = None,
+    **values: Any,
 ) -> HybridSetup:
     """Local service times from the scenario's ``local`` run; cloud from its cheapest API option.
 
@@ -47,102 +52,138 @@ def setup_from_scenario(
     (``ttft + tpot x (tokens - 1)``). Cloud latency is the region's network round trip
     (``data/network_profiles.toml``) plus ``cloud_ms_per_output_token`` per output token: an
     assumption, stated in the notes; a measured endpoint run in ``[runs] cloud`` replaces it.
-    Arrivals run at the workload's peak rate with its pattern. ``costs``, the scenario's
-    :func:`workbench.decision.scenarios.compare_options` table when the caller has it already, saves
-    pricing the options again.
+    Arrivals run at the workload's peak rate with its pattern.
+
+    Parameters
+    ----------
+    scenario
+        A :class:`Scenario`, or a path or shipped name for :func:`load_scenario`.
+    runs_dir
+        Where the scenario's runs are.
+    costs
+        The scenario's :func:`workbench.decision.options.compare_options` table when the
+        caller has it already; it saves pricing the options again.
+    settings, values
+        A :class:`ScenarioSimulation`, or its fields as keywords (``requests``, ``workers``,
+        ``region``, ``cloud_option``, ``cloud_ms_per_output_token``).
 
     Raises
     ------
     InvalidInputError
         If the scenario has no local run or no priced cloud option.
     """
-    from workbench.cloud.network import get_network_profile
-    from workbench.decision.scenarios import compare_options, load_scenario, resolve_run
-
+    settings = settings if settings is not None else ScenarioSimulation(**values)
     scenario = scenario if hasattr(scenario, "workload") else load_scenario(scenario)
+    samples, note = _local_service_samples(scenario, runs_dir)
+    notes = [note]
+    costs = costs if costs is not None else compare_options(scenario, runs_dir)
+    cloud = _cloud_option(scenario, costs, settings.cloud_option)
+    notes.append(f"cloud: {cloud['option']} at ${cloud['usd_per_request']:.6f} per request")
+    fixed = _local_fixed_cost(costs, notes)
+    cloud_config = _cloud_config(
+        scenario, runs_dir, settings, float(cloud["usd_per_request"]), notes
+    )
     workload = scenario.workload
-    if "local" not in scenario.runs:
-        raise InvalidInputError(
-            f'Scenario {scenario.name!r} names no local run: add `local = "latest:bench:MODEL"` '
-            "under [runs] (record one with `workbench bench MODEL`)."
-        )
-    notes: list[str] = []
-    local_run = resolve_run(scenario.runs["local"], runs_dir)
-    samples, note = _local_service_samples(local_run, workload.output_tokens)
-    notes.append(note)
+    config = HybridConfig(
+        local=LocalServiceConfig(workers=settings.workers, service_samples_s=tuple(samples)),
+        cloud=cloud_config,
+        arrivals=_arrivals(workload, settings.requests),
+        latency_objective_s=workload.latency_objective_ms / 1000.0,
+        requests_per_month=workload.requests_per_month,
+        local_fixed_monthly_cost=fixed,
+    )
+    return HybridSetup(config=config, notes=notes, settings=settings)
 
-    if costs is None:
-        costs = compare_options(scenario, runs_dir)
+
+def _cloud_option(scenario: Scenario, costs: pd.DataFrame, name: str | None) -> pd.Series:
+    """The row of the option to overflow to: ``name``, else the cheapest feasible API."""
     apis = costs[(costs["kind"] == "api") & costs["feasible"]]
-    if cloud_option:
-        apis = costs[costs["option"] == cloud_option]
+    if name:
+        apis = costs[costs["option"] == name]
     if apis.empty:
         raise InvalidInputError(
             f"Scenario {scenario.name!r} has no priced cloud option to overflow to"
-            + (f" called {cloud_option!r}" if cloud_option else "")
+            + (f" called {name!r}" if name else "")
             + ': add an [[options]] entry of kind "api".'
         )
-    cloud = apis.loc[apis["usd_per_request"].idxmin()]
-    notes.append(f"cloud: {cloud['option']} at ${cloud['usd_per_request']:.6f} per request")
+    return apis.loc[apis["usd_per_request"].idxmin()]
+
+
+def _local_fixed_cost(costs: pd.DataFrame, notes: list[str]) -> float:
     local = costs[costs["kind"] == "local"]
     fixed = float(local["fixed_usd_per_month"].iloc[0]) if not local.empty else 0.0
     if math.isnan(
         fixed
     ):  # the local option cannot carry the peak alone: that is what overflow is for
-        fixed = 0.0
         notes.append(f"local fixed cost: unknown ({local['reason'].iloc[0]}); counted as $0")
-    else:
-        notes.append(f"local fixed cost: ${fixed:,.2f} per month")
+        return 0.0
+    notes.append(f"local fixed cost: ${fixed:,.2f} per month")
+    return fixed
+
+
+def _cloud_config(
+    scenario: Scenario,
+    runs_dir: str | os.PathLike[str] | None,
+    settings: ScenarioSimulation,
+    cost_per_request: float,
+    notes: list[str],
+) -> CloudConfig:
+    """Measured latencies of ``[runs] cloud`` when there is one, else the network model."""
+    from workbench.cloud import get_network_profile
 
     if "cloud" in scenario.runs:
         measured = resolve_run(scenario.runs["cloud"], runs_dir).table("requests")
         ok = measured[measured["ok"]] if "ok" in measured else measured
-        cloud_config = CloudConfig(
-            latency_samples_s=tuple(ok["latency_ms"].to_numpy() / 1000.0),
-            cost_per_request=float(cloud["usd_per_request"]),
-        )
         notes.append(f"cloud latency: {len(ok)} measured requests of run {scenario.runs['cloud']}")
-    else:
-        profile = get_network_profile(region)
-        service_s = cloud_ms_per_output_token * max(workload.output_tokens, 1) / 1000.0
-        cloud_config = CloudConfig(
-            sampler=NetworkModel(
-                floor_s=profile.rtt_floor_ms / 1000.0 + service_s,
-                extra_mean_s=profile.extra_shape * profile.extra_scale_ms / 1000.0,
-                extra_cv=1.0 / math.sqrt(profile.extra_shape),
-            ),
-            cost_per_request=float(cloud["usd_per_request"]),
+        return CloudConfig(
+            latency_samples_s=tuple(ok["latency_ms"].to_numpy() / 1000.0),
+            cost_per_request=cost_per_request,
         )
-        notes.append(
-            f"cloud latency: {region} network round trip plus an assumed "
-            f"{cloud_ms_per_output_token:g} ms per output token (no measured endpoint run)"
-        )
+    profile = get_network_profile(settings.region)
+    per_token_ms = settings.cloud_ms_per_output_token
+    service_s = per_token_ms * max(scenario.workload.output_tokens, 1) / 1000.0
+    notes.append(
+        f"cloud latency: {settings.region} network round trip plus an assumed "
+        f"{per_token_ms:g} ms per output token (no measured endpoint run)"
+    )
+    return CloudConfig(
+        sampler=NetworkModel(
+            floor_s=profile.rtt_floor_ms / 1000.0 + service_s,
+            extra_mean_s=profile.extra_shape * profile.extra_scale_ms / 1000.0,
+            extra_cv=1.0 / math.sqrt(profile.extra_shape),
+        ),
+        cost_per_request=cost_per_request,
+    )
+
+
+def _arrivals(workload: ScenarioWorkload, requests: int) -> ArrivalConfig:
+    """The workload's pattern at its peak rate, ``requests`` long."""
     pattern = workload.arrival_pattern
     peak = workload.peak_requests_per_s or workload.requests_per_month / (730 * 3600)
-    amplitude = 0.5
     # A diurnal stream's rate swings between mean x (1 - amplitude) and mean x (1 + amplitude):
     # its busiest moment is the workload's peak. One simulated "day" spans the whole run.
-    mean_rate = peak / (1 + amplitude) if pattern == "diurnal" else peak
-    arrivals = ArrivalConfig(
+    mean_rate = peak / (1 + _DIURNAL_AMPLITUDE) if pattern == "diurnal" else peak
+    return ArrivalConfig(
         pattern=pattern,
         rate_per_s=mean_rate,
         num_requests=requests,
         burstiness_cv=max(workload.burstiness, 1.0001) if pattern == "bursty" else 3.0,
         period_s=requests / mean_rate,
-        amplitude=amplitude,
+        amplitude=_DIURNAL_AMPLITUDE,
     )
-    config = HybridConfig(
-        local=LocalServiceConfig(workers=workers, service_samples_s=tuple(samples)),
-        cloud=cloud_config,
-        arrivals=arrivals,
-        latency_objective_s=workload.latency_objective_ms / 1000.0,
-        requests_per_month=workload.requests_per_month,
-        local_fixed_monthly_cost=fixed,
-    )
-    return HybridSetup(config=config, notes=notes)
 
 
-def _local_service_samples(run: Any, output_tokens: int) -> tuple[np.ndarray, str]:
+def _local_service_samples(
+    scenario: Scenario, runs_dir: str | os.PathLike[str] | None
+) -> tuple[np.ndarray, str]:
+    """Single-request service times from the scenario's local run, and where they came from."""
+    if "local" not in scenario.runs:
+        raise InvalidInputError(
+            f'Scenario {scenario.name!r} names no local run: add `local = "latest:bench:MODEL"` '
+            "under [runs] (record one with `workbench bench MODEL`)."
+        )
+    run = resolve_run(scenario.runs["local"], runs_dir)
+    output_tokens = scenario.workload.output_tokens
     points, samples = run.table("points"), run.table("samples")
     single = points[points["batch"] == 1]
     if single.empty:
@@ -162,6 +203,13 @@ def _local_service_samples(run: Any, output_tokens: int) -> tuple[np.ndarray, st
     return seconds, note
 
 
-def simulate_scenario(setup: HybridSetup, seed: int = 0) -> pd.DataFrame:
-    """Every default policy on the scenario's stream, with the Pareto front marked."""
+def simulate_scenario(setup: HybridSetup, seed: int | None = None) -> pd.DataFrame:
+    """Every default policy on the scenario's stream, with the Pareto front marked.
+
+    ``seed`` defaults to the setup's own (:attr:`ScenarioSimulation.seed`).
+    """
+    seed = setup.settings.seed if seed is None else seed
     return pareto_front(compare_policies(setup.config, seed=seed))
+
+
+__all__ = ["HybridSetup", "setup_from_scenario", "simulate_scenario"]

@@ -10,21 +10,21 @@ run, never the service time the simulation drew for a request.
 from __future__ import annotations
 
 import bisect
-import difflib
 import functools
 import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from statistics import NormalDist
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from workbench.decision.config import _above, _real, _whole
-from workbench.decision.errors import UnknownPolicyError
+from workbench.decision.errors import UnknownPolicyError, did_you_mean
+from workbench.kit import checks
 from workbench.kit.errors import InvalidInputError
+from workbench.kit.fields import check_fields, spec
 
 LOCAL = "local"
 CLOUD = "cloud"
@@ -334,10 +334,10 @@ class Overflow(RoutingPolicy):
     """
 
     name: ClassVar[str] = "overflow"
-    k: int = field(default=0, metadata={"help": "most requests that may wait locally"})
+    k: int = spec(0, help="most requests that may wait locally", low=0, whole=True)
 
     def __post_init__(self) -> None:
-        _whole("k", self.k, 0)
+        check_fields(self, flags=False)
 
     def route(self, state: SystemState, request: Request) -> Route:
         """Cloud when the local queue is full, local otherwise."""
@@ -360,20 +360,19 @@ class Deadline(RoutingPolicy):
     """
 
     name: ClassVar[str] = "deadline"
-    margin: float = field(default=1.0, metadata={"help": "share of the objective to plan for"})
-    percentile: float = field(
-        default=95.0,
-        metadata={"help": "percentile of the local latency to plan on, 50 to below 100"},
+    margin: float = spec(1.0, help="share of the objective to plan for", low=0, low_open=True)
+    percentile: float = spec(
+        95.0,
+        help="percentile of the local latency to plan on, 50 to below 100",
+        low=50,
+        high=100,
+        high_open=True,
+        fix="It is the local latency percentile the deadline plans on, 95 by default; "
+        "lower plans closer to the median and offloads less.",
     )
 
     def __post_init__(self) -> None:
-        _above("margin", self.margin, 0)
-        if not 50 <= _real("percentile", self.percentile) < 100:
-            raise InvalidInputError(
-                f"`percentile` must be between 50 and 100 (excluded), got {self.percentile!r}: "
-                "it is the local latency percentile the deadline plans on, 95 by default; "
-                "lower plans closer to the median and offloads less."
-            )
+        check_fields(self, flags=False)
 
     @property
     def label(self) -> str:
@@ -412,10 +411,9 @@ def make_policy(name: str, **params: Any) -> RoutingPolicy:
         If a parameter is unknown or outside its range.
     """
     if name not in POLICIES:
-        close = difflib.get_close_matches(str(name), list(POLICIES), n=2, cutoff=0.5)
-        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         raise UnknownPolicyError(
-            f"Unknown policy {name!r}.{hint} Known policies: {', '.join(POLICIES)}."
+            f"Unknown policy {name!r}.{did_you_mean(name, POLICIES, 2)} Known policies: "
+            f"{', '.join(POLICIES)}."
         )
     kind = POLICIES[name]
     accepted = [f.name for f in fields(kind)] if hasattr(kind, "__dataclass_fields__") else []
@@ -458,17 +456,15 @@ def parse_policy(spec: str | RoutingPolicy | Mapping[str, Any]) -> RoutingPolicy
             raise InvalidInputError(
                 f"Cannot read {part!r} in the policy {spec!r}: write parameters as key=value."
             )
-        params[key.strip()] = _number(value.strip(), key.strip())
+        params[key.strip()] = _parse_value(value.strip(), key.strip())
     return make_policy(name, **params)
 
 
-def _number(text: str, key: str) -> int | float:
-    try:
-        return int(text)
-    except ValueError:
+def _parse_value(text: str, key: str) -> int | float:
+    """The number a spec writes (``3``, ``0.8``); the policy's own fields check its range."""
+    for kind in (int, float):
         try:
-            return float(text)
+            return kind(text)
         except ValueError:
-            raise InvalidInputError(
-                f"Policy parameter `{key}` must be a number, got {text!r}."
-            ) from None
+            pass
+    raise checks.invalid(key, text, "a number", owner="the policy")

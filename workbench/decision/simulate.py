@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.decision.arrivals import generate_arrivals
-from workbench.decision.config import HybridConfig, _whole
+from workbench.decision.config import HybridConfig
 from workbench.decision.policies import (
     CLOUD,
     LOCAL,
@@ -37,6 +37,7 @@ from workbench.decision.policies import (
     percentile_estimator,
     residual_estimator,
 )
+from workbench.kit import checks
 from workbench.kit.errors import InvalidInputError
 
 PolicySpec = RoutingPolicy | str | Mapping[str, Any]
@@ -174,7 +175,7 @@ def simulate_trace(config: HybridConfig, policy: PolicySpec, seed: int = 0) -> S
         ``"local"``/``"cloud"``.
     """
     chosen = parse_policy(policy)
-    _whole("seed", seed, 0)
+    checks.whole("seed", seed, 0)
     arrival_seed, service_seed, cloud_seed = np.random.SeedSequence(seed).spawn(3)
     arrivals = generate_arrivals(config.arrivals, np.random.default_rng(arrival_seed))
     n = int(arrivals.size)
@@ -199,7 +200,9 @@ def simulate_trace(config: HybridConfig, policy: PolicySpec, seed: int = 0) -> S
             else first_free_estimator(local.service_samples_s)
         ),
     )
-    return _run(chosen, seed, state, arrivals, service, cloud, config.cloud.concurrency_limit)
+    loop = _EventLoop(state, arrivals, service, cloud, config.cloud.concurrency_limit)
+    loop.run(chosen)
+    return loop.trace(chosen, seed, arrivals)
 
 
 def simulate(config: HybridConfig, policy: PolicySpec, seed: int = 0) -> PolicyResult:
@@ -308,98 +311,121 @@ def pareto_front(
     return out
 
 
-def _run(
-    policy: RoutingPolicy,
-    seed: int,
-    state: SystemState,
-    arrivals: np.ndarray,
-    service: np.ndarray,
-    cloud: np.ndarray,
-    cloud_limit: int | None,
-) -> SimulationTrace:
-    n = int(arrivals.size)
-    arrival, service_s, cloud_s = arrivals.tolist(), service.tolist(), cloud.tolist()
-    start = [0.0] * n
-    finish = [0.0] * n
-    offloaded = np.zeros(n, dtype=bool)
-    started = state._started_s
-    free = list(range(state.workers - 1, -1, -1))
-    waiting: deque[int] = deque()
-    cloud_waiting: deque[int] = deque()
-    cloud_slots = n if cloud_limit is None else cloud_limit
-    # Completions: (time, sequence, worker slot or -1 for the cloud, request index).
-    heap: list[tuple[float, int, int, int]] = []
-    push, pop, route = heapq.heappush, heapq.heappop, policy.route
-    sequence = 0
-    waiting_area = 0.0
-    last = 0.0
-    local_busy = 0.0
-    i = 0
-    while i < n or heap:
-        if heap and (i == n or heap[0][0] <= arrival[i]):
-            now, _, slot, _ = pop(heap)
-            waiting_area += (len(waiting) + len(cloud_waiting)) * (now - last)
-            last = now
-            if slot >= 0 and waiting:
-                j = waiting.popleft()
-                start[j], finish[j], started[slot] = now, now + service_s[j], now
-                local_busy += service_s[j]
-                push(heap, (finish[j], sequence, slot, j))
-                sequence += 1
-            elif slot >= 0:
-                started[slot] = None
-                free.append(slot)
-                state.busy_workers -= 1
-            elif cloud_waiting:
-                j = cloud_waiting.popleft()
-                start[j], finish[j] = now, now + cloud_s[j]
-                push(heap, (finish[j], sequence, -1, j))
-                sequence += 1
+class _EventLoop:
+    """The queues and clocks of one simulation; :meth:`run` replays the arrivals event by event."""
+
+    def __init__(
+        self,
+        state: SystemState,
+        arrivals: np.ndarray,
+        service: np.ndarray,
+        cloud: np.ndarray,
+        cloud_limit: int | None,
+    ) -> None:
+        n = int(arrivals.size)
+        self.state = state
+        # Plain lists: indexing them is several times faster than numpy scalars in this loop.
+        self.arrival, self.service_s, self.cloud_s = (
+            arrivals.tolist(),
+            service.tolist(),
+            cloud.tolist(),
+        )
+        self.start = [0.0] * n
+        self.finish = [0.0] * n
+        self.offloaded = np.zeros(n, dtype=bool)
+        self.free = list(range(state.workers - 1, -1, -1))
+        self.waiting: deque[int] = deque()
+        self.cloud_waiting: deque[int] = deque()
+        self.cloud_slots = n if cloud_limit is None else cloud_limit
+        # Completions: (time, sequence, worker slot or -1 for the cloud, request index).
+        self.heap: list[tuple[float, int, int, int]] = []
+        self.sequence = 0
+        self.waiting_area = 0.0
+        self.last = 0.0
+        self.local_busy = 0.0
+
+    def run(self, policy: RoutingPolicy) -> None:
+        """Handle every completion and arrival in time order (completions first on a tie)."""
+        arrival, heap, n = self.arrival, self.heap, len(self.arrival)
+        i = 0
+        while i < n or heap:
+            if heap and (i == n or heap[0][0] <= arrival[i]):
+                self._complete()
             else:
-                state.cloud_in_flight -= 1
-            continue
-        now = arrival[i]
-        waiting_area += (len(waiting) + len(cloud_waiting)) * (now - last)
-        last = now
+                self._arrive(policy, i)
+                i += 1
+
+    def _advance(self, now: float) -> None:
+        self.waiting_area += (len(self.waiting) + len(self.cloud_waiting)) * (now - self.last)
+        self.last = now
+
+    def _complete(self) -> None:
+        now, _, slot, _ = heapq.heappop(self.heap)
+        self._advance(now)
+        state = self.state
+        if slot >= 0 and self.waiting:
+            self._start_local(self.waiting.popleft(), slot, now)
+        elif slot >= 0:
+            state._started_s[slot] = None
+            self.free.append(slot)
+            state.busy_workers -= 1
+        elif self.cloud_waiting:
+            self._start_cloud(self.cloud_waiting.popleft(), now)
+        else:
+            state.cloud_in_flight -= 1
+
+    def _arrive(self, policy: RoutingPolicy, i: int) -> None:
+        now = self.arrival[i]
+        self._advance(now)
+        state = self.state
         state.now_s = now
-        state.queue_length = len(waiting)
-        state.cloud_queue_length = len(cloud_waiting)
-        where = route(state, Request(i, now))
+        state.queue_length = len(self.waiting)
+        state.cloud_queue_length = len(self.cloud_waiting)
+        where = policy.route(state, Request(i, now))
         if where == LOCAL:
-            if free:
-                slot = free.pop()
-                started[slot] = now
+            if self.free:
                 state.busy_workers += 1
-                start[i], finish[i] = now, now + service_s[i]
-                local_busy += service_s[i]
-                push(heap, (finish[i], sequence, slot, i))
-                sequence += 1
+                self._start_local(i, self.free.pop(), now)
             else:
-                waiting.append(i)
+                self.waiting.append(i)
         elif where == CLOUD:
-            offloaded[i] = True
-            if state.cloud_in_flight < cloud_slots:
+            self.offloaded[i] = True
+            if state.cloud_in_flight < self.cloud_slots:
                 state.cloud_in_flight += 1
-                start[i], finish[i] = now, now + cloud_s[i]
-                push(heap, (finish[i], sequence, -1, i))
-                sequence += 1
+                self._start_cloud(i, now)
             else:
-                cloud_waiting.append(i)
+                self.cloud_waiting.append(i)
         else:
             raise InvalidInputError(
                 f"Policy {policy.label!r} routed request {i} to {where!r}: `route` must return "
                 f"{LOCAL!r} or {CLOUD!r}."
             )
-        i += 1
-    return SimulationTrace(
-        policy=policy.label,
-        seed=seed,
-        arrival_s=arrivals,
-        start_s=np.asarray(start),
-        finish_s=np.asarray(finish),
-        offloaded=offloaded,
-        local_busy_s=local_busy,
-        workers=state.workers,
-        mean_queue_length=waiting_area / last if last > 0 else 0.0,
-        simulated_s=last,
-    )
+
+    def _start_local(self, j: int, slot: int, now: float) -> None:
+        self.start[j], self.finish[j] = now, now + self.service_s[j]
+        self.state._started_s[slot] = now
+        self.local_busy += self.service_s[j]
+        self._push(self.finish[j], slot, j)
+
+    def _start_cloud(self, j: int, now: float) -> None:
+        self.start[j], self.finish[j] = now, now + self.cloud_s[j]
+        self._push(self.finish[j], -1, j)
+
+    def _push(self, time_s: float, slot: int, j: int) -> None:
+        heapq.heappush(self.heap, (time_s, self.sequence, slot, j))
+        self.sequence += 1
+
+    def trace(self, policy: RoutingPolicy, seed: int, arrivals: np.ndarray) -> SimulationTrace:
+        """Every request's times, once :meth:`run` is done."""
+        return SimulationTrace(
+            policy=policy.label,
+            seed=seed,
+            arrival_s=arrivals,
+            start_s=np.asarray(self.start),
+            finish_s=np.asarray(self.finish),
+            offloaded=self.offloaded,
+            local_busy_s=self.local_busy,
+            workers=self.state.workers,
+            mean_queue_length=self.waiting_area / self.last if self.last > 0 else 0.0,
+            simulated_s=self.last,
+        )

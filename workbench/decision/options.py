@@ -1,0 +1,245 @@
+"""Comparing a scenario's options: each priced at the workload, with its break-even against the
+cheapest other option and the catalog rows (source, date, staleness) behind its price."""
+
+from __future__ import annotations
+
+import datetime
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from workbench.cost import (
+    DEFAULT_MAX_AGE_DAYS,
+    OptionCost,
+    PriceCatalog,
+    Workload,
+    break_even,
+    load_prices,
+    option_cost,
+    stale_prices,
+)
+from workbench.decision.resolve import ResolvedOption, resolve_options
+from workbench.decision.scenario_config import Scenario
+from workbench.decision.scenarios import load_scenario
+from workbench.devices import Device, load_devices
+
+COMPARE_COLUMNS = (
+    "option",
+    "kind",
+    "feasible",
+    "monthly_usd",
+    "usd_per_1k_requests",
+    "usd_per_request",
+    "fixed_usd_per_month",
+    "variable_usd_per_request",
+    "units",
+    "capacity_per_unit_requests_per_s",
+    "capacity_requests_per_s",
+    "throughput",
+    "throughput_unit",
+    "throughput_source",
+    "estimate",
+    "p50_ms",
+    "meets_latency_objective",
+    "break_even_vs",
+    "break_even_requests_per_month",
+    "break_even_reason",
+    "price_rows",
+    "price_sources",
+    "price_as_of",
+    "stale",
+    "on_premises",
+    "on_premises_ok",
+    "reason",
+    "working",
+)
+
+
+def compare_options(
+    scenario: Scenario | Path | str,
+    runs_dir: str | os.PathLike[str] | None = None,
+    *,
+    prices: PriceCatalog | None = None,
+    devices: Mapping[str, Device] | None = None,
+    max_age_days: int = DEFAULT_MAX_AGE_DAYS,
+    today: datetime.date | None = None,
+    resolved: Sequence[ResolvedOption] | None = None,
+) -> pd.DataFrame:
+    """Price every option of a scenario at its workload: one row per option.
+
+    Parameters
+    ----------
+    scenario
+        A :class:`Scenario`, or a path (or shipped name) for :func:`load_scenario`.
+    runs_dir
+        Where the runs named in ``[runs]`` are; default ``$WORKBENCH_RUNS_DIR`` or ``./runs``.
+    prices, devices
+        The catalogs; default the shipped ones (pass a catalog with overrides applied).
+    max_age_days, today
+        Price rows older than ``max_age_days`` before ``today`` are flagged ``stale`` and
+        warned about with :class:`workbench.cost.StalePriceWarning`.
+    resolved
+        The scenario's options as :func:`resolve_options` gave them, when the caller needs
+        them too (a panel charting them): they are then looked up once, not twice.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`COMPARE_COLUMNS`, in the scenario's order. ``break_even_vs`` is the
+        cheapest other feasible option at the scenario's volume (the cheapest on-premises one
+        when ``data_must_stay_on_premises`` holds and there is one); ``price_rows``,
+        ``price_sources`` and ``price_as_of`` list the catalog rows used (``; ``-separated).
+        ``frame.attrs`` holds ``scenario`` (name), ``requests_per_month`` and ``warnings``
+        (stale rows and on-premises flags, one sentence each).
+
+    Raises
+    ------
+    ScenarioError, ScenarioRunError
+        For an invalid scenario, or a named run that does not exist.
+    """
+    prices = prices if prices is not None else load_prices()
+    devices = dict(devices) if devices is not None else load_devices()
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario, prices=prices, devices=devices)
+    workload = scenario.workload.cost_workload()
+    if resolved is None:
+        resolved = resolve_options(scenario, runs_dir, prices=prices, devices=devices)
+    costs: dict[str, OptionCost | None] = {
+        r.spec.name: option_cost(r.cost_option, workload) if r.cost_option else None
+        for r in resolved
+    }
+    all_refs = [ref for r in resolved for ref in r.price_rows]
+    stale = {s.label: s for s in stale_prices(all_refs, max_age_days, today)}
+    rows = [_compare_row(item, costs, resolved, workload, scenario, stale) for item in resolved]
+    return _frame(rows, scenario, workload, [s.message for s in stale.values()])
+
+
+def _frame(
+    rows: list[dict[str, Any]], scenario: Scenario, workload: Workload, stale: list[str]
+) -> pd.DataFrame:
+    """The rows as a table typed for reading (whole units, true/false/unknown), with its attrs."""
+    frame = pd.DataFrame(rows, columns=list(COMPARE_COLUMNS))
+    frame["units"] = frame["units"].astype("Int64")
+    frame["meets_latency_objective"] = frame["meets_latency_objective"].astype("boolean")
+    frame.attrs["scenario"] = scenario.name
+    frame.attrs["requests_per_month"] = workload.requests_per_month
+    frame.attrs["warnings"] = stale + list(scenario.flags)
+    return frame
+
+
+def _compare_row(
+    item: ResolvedOption,
+    costs: dict[str, OptionCost | None],
+    resolved: Sequence[ResolvedOption],
+    workload: Workload,
+    scenario: Scenario,
+    stale: dict[str, Any],
+) -> dict[str, Any]:
+    """One row of :func:`compare_options`: blanks, then what the throughput, cost and
+    break-even add."""
+    option, cost = item.spec, costs[item.spec.name]
+    on_premises_only = scenario.workload.data_must_stay_on_premises
+    row: dict[str, Any] = dict.fromkeys(COMPARE_COLUMNS, math.nan)
+    row.update(
+        option=option.name,
+        kind=option.kind,
+        feasible=bool(cost and cost.feasible),
+        units=None,
+        throughput_unit="",
+        throughput_source="per-token API" if option.kind == "api" else "",
+        estimate=False,
+        meets_latency_objective=None,
+        break_even_vs="",
+        break_even_reason="",
+        price_rows="; ".join(r.label for r in item.price_rows),
+        price_sources="; ".join(r.source for r in item.price_rows),
+        price_as_of="; ".join(r.as_of for r in item.price_rows),
+        stale=any(r.label in stale for r in item.price_rows),
+        on_premises=option.is_on_premises,
+        on_premises_ok=option.is_on_premises or not on_premises_only,
+        reason=item.reason,
+        working="",
+    )
+    row.update(_throughput_columns(item, workload))
+    if cost is not None:
+        row.update(_cost_columns(cost, row["reason"]))
+    row.update(_break_even_columns(item, costs, resolved, workload, on_premises_only))
+    return row
+
+
+def _throughput_columns(item: ResolvedOption, workload: Workload) -> dict[str, Any]:
+    throughput = item.throughput
+    if throughput is None:
+        return {}
+    columns: dict[str, Any] = {
+        "throughput": throughput.value,
+        "throughput_unit": throughput.unit,
+        "throughput_source": throughput.source,
+        "estimate": throughput.estimate,
+    }
+    if throughput.p50_ms is not None:
+        columns["p50_ms"] = throughput.p50_ms
+        if workload.latency_objective_ms is not None:
+            columns["meets_latency_objective"] = throughput.p50_ms <= workload.latency_objective_ms
+    return columns
+
+
+def _cost_columns(cost: OptionCost, reason: str) -> dict[str, Any]:
+    columns: dict[str, Any] = {
+        "monthly_usd": cost.monthly_usd,
+        "usd_per_1k_requests": cost.usd_per_1k_requests,
+        "usd_per_request": cost.usd_per_request,
+        "fixed_usd_per_month": cost.fixed_usd_per_month,
+        "variable_usd_per_request": cost.variable_usd_per_request,
+        "units": cost.units,
+        "working": " | ".join(cost.working),
+        "reason": cost.reason or reason,
+    }
+    if cost.capacity_per_unit_requests_per_s is not None:
+        columns["capacity_per_unit_requests_per_s"] = cost.capacity_per_unit_requests_per_s
+        columns["capacity_requests_per_s"] = cost.capacity_requests_per_s
+    return columns
+
+
+def _break_even_columns(
+    item: ResolvedOption,
+    costs: dict[str, OptionCost | None],
+    resolved: Sequence[ResolvedOption],
+    workload: Workload,
+    on_premises_only: bool,
+) -> dict[str, Any]:
+    """Where ``item`` crosses the cheapest other feasible option (an allowed one, if any)."""
+    others = [
+        r
+        for r in resolved
+        if r.spec.name != item.spec.name
+        and r.cost_option is not None
+        and costs[r.spec.name] is not None
+        and costs[r.spec.name].feasible
+    ]
+    if on_premises_only:
+        # Comparing with an option the rule forbids would not help the decision.
+        others = [r for r in others if r.spec.is_on_premises] or others
+    if item.cost_option is None:
+        return {
+            "break_even_reason": "the option cannot be priced: " + (item.reason or "no figures")
+        }
+    if not others:
+        return {"break_even_reason": "no other feasible option to compare with"}
+    cheapest = min(others, key=lambda r: costs[r.spec.name].monthly_usd)
+    result = break_even(item.cost_option, cheapest.cost_option, workload)
+    columns: dict[str, Any] = {
+        "break_even_vs": cheapest.spec.name,
+        "break_even_reason": result.reason
+        or f"{result.cheaper_below} is cheaper below, {result.cheaper_above} above",
+    }
+    if result.requests_per_month is not None:
+        columns["break_even_requests_per_month"] = result.requests_per_month
+    return columns
+
+
+__all__ = ["COMPARE_COLUMNS", "compare_options"]

@@ -1,0 +1,315 @@
+"""The tables of a scenario file: the workload, each option as written, and the scenario itself.
+
+Each is a frozen dataclass whose fields are declared with :func:`workbench.kit.fields.spec`;
+:mod:`workbench.decision.scenarios` reads them from TOML and adds the file and the table to any
+error. The workload's labels and slider ranges also shape the decision panel's controls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from workbench.cost import Workload
+from workbench.decision.errors import ScenarioError, did_you_mean
+from workbench.kit import checks
+from workbench.kit.errors import InvalidInputError
+from workbench.kit.fields import check_fields, flag_for, spec
+
+OPTION_KINDS = ("api", "instance", "owned", "local")
+ARRIVAL_PATTERNS = ("poisson", "diurnal", "bursty")
+#: Kinds whose data stays on the premises unless an option says otherwise.
+ON_PREMISES_KINDS = ("owned", "local")
+#: Fields each option kind must give.
+REQUIRED_OPTION_FIELDS = {
+    "api": ("provider", "model"),
+    "instance": ("instance",),
+    "owned": ("device", "usd_per_kwh"),
+    "local": ("usd_per_kwh",),
+}
+_TEXT_OPTION_FIELDS = ("provider", "model", "instance", "device", "run", "variant", "notes")
+#: How an instance option writes the unit counts (replicas).
+_INSTANCE_NAMES = {"min_units": "min_replicas", "max_units": "max_replicas"}
+
+
+def _check_bool(config: Any, name: str, *, optional: bool = False) -> None:
+    value = getattr(config, name)
+    if not isinstance(value, bool) and not (optional and value is None):
+        raise checks.invalid(name, value, "true or false")
+
+
+@dataclass(frozen=True)
+class ScenarioWorkload:
+    """The ``[workload]`` table: what must be served, how fast, and where data may go.
+
+    Volume, tokens, peak, latency objective and hours are checked by the cost model's
+    :class:`workbench.cost.Workload` (:meth:`cost_workload`), so every caller refuses a bad
+    workload the same way.
+    """
+
+    requests_per_month: float = spec(
+        help="requests served in a month",
+        label="Requests / month",
+        widget_range=(1e2, 1e9),
+        step=0.05,
+    )
+    input_tokens: float = spec(
+        help="prompt (or text) tokens per request", label="Input tokens", widget_range=(1, 8192)
+    )
+    latency_objective_ms: float = spec(
+        help="latency a request must meet",
+        unit="ms",
+        label="Latency objective (ms)",
+        widget_range=(1e1, 1e6),
+        step=0.05,
+    )
+    output_tokens: float = spec(
+        0.0, help="generated tokens per request", label="Output tokens", widget_range=(0, 4096)
+    )
+    peak_requests_per_s: float | None = spec(
+        None,
+        help="busiest rate to size for; default the average rate",
+        optional=True,
+        label="Peak requests / s",
+        widget_range=(1e-4, 1e3),
+        step=0.05,
+    )
+    data_must_stay_on_premises: bool = spec(
+        False, help="true when requests may not leave the premises"
+    )
+    arrival_pattern: str = spec(
+        "poisson", help="how requests arrive: poisson, diurnal or bursty", choices=ARRIVAL_PATTERNS
+    )
+    burstiness: float = spec(
+        1.0,
+        help="coefficient of variation of gaps between arrivals; 1 = Poisson, >1 bursty",
+        low=0,
+        low_open=True,
+    )
+    hours_per_month: float = spec(730.0, help="hours billed per month")
+
+    def __post_init__(self) -> None:
+        self.cost_workload()  # checks volume, tokens, peak, latency objective and hours
+        _check_bool(self, "data_must_stay_on_premises")
+        check_fields(self, flags=False)
+
+    def cost_workload(self) -> Workload:
+        """The part the cost model uses, as a :class:`workbench.cost.Workload`."""
+        return Workload(
+            requests_per_month=self.requests_per_month,
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            peak_requests_per_s=self.peak_requests_per_s,
+            latency_objective_ms=self.latency_objective_ms,
+            hours_per_month=self.hours_per_month,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, as in the TOML table."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ScenarioWorkload:
+        """The inverse of :meth:`to_dict`; unknown keys are ignored."""
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One ``[[options]]`` entry as written: what to price, before prices and runs are looked up.
+
+    ``min_units``/``max_units`` hold ``min_replicas``/``max_replicas`` for instances. A local
+    option owns one machine unless ``max_units`` says more (``hardware_usd`` defaults to 0:
+    the machine is already paid for).
+    """
+
+    name: str = spec(help="the option's name in tables and charts")
+    kind: str = spec(
+        help="api (per token), instance (rented), owned (hardware) or local (this machine)",
+        choices=OPTION_KINDS,
+    )
+    provider: str = spec("", help="API or cloud provider, as in the price catalog")
+    model: str = spec("", help="API model, as in the price catalog")
+    instance: str = spec("", help="instance name, as in data/prices/instances.csv")
+    device: str = spec("", help="device name, as in data/devices.csv")
+    utilization: float = spec(
+        0.7,
+        help="share of measured throughput to plan for",
+        low=0,
+        low_open=True,
+        high=1,
+        fix="It is the share of measured throughput to plan for, e.g. 0.7.",
+    )
+    min_units: int = spec(1, help="fewest units (replicas) to run", low=1, whole=True)
+    max_units: int | None = spec(
+        None, help="most units (replicas) to run", low=1, whole=True, optional=True
+    )
+    hardware_usd: float | None = spec(
+        None, help="price of one unit", unit="USD", low=0, optional=True
+    )
+    amortization_months: float = spec(
+        36.0, help="months the hardware is paid off over", low=0, low_open=True
+    )
+    power_w: float | None = spec(
+        None, help="typical draw under load", unit="W", low=0, optional=True
+    )
+    idle_power_w: float | None = spec(None, help="draw when idle", unit="W", low=0, optional=True)
+    pue: float = spec(
+        1.0, help="power usage effectiveness", low=1, fix="1.0 = no cooling overhead."
+    )
+    usd_per_kwh: float | None = spec(None, help="electricity price", low=0, optional=True)
+    ops_usd_per_month: float = spec(0.0, help="operations cost per month", unit="USD", low=0)
+    tokens_per_s: float | None = spec(
+        None, help="throughput of one unit, instead of a run", low=0, low_open=True, optional=True
+    )
+    requests_per_s: float | None = spec(
+        None, help="throughput of one unit, instead of a run", low=0, low_open=True, optional=True
+    )
+    run: str = spec("local", help="the [runs] name the throughput comes from")
+    project: bool | None = spec(
+        None, help="project the run onto the option's device (roofline)", optional=True
+    )
+    variant: str = spec("", help="the run's variant to use (default all)")
+    batch: int | None = spec(
+        None, help="the run's batch size to use (default all)", low=1, whole=True, optional=True
+    )
+    on_premises: bool | None = spec(
+        None, help="whether requests stay on the premises (default by kind)", optional=True
+    )
+    notes: str = spec("", help="free text")
+
+    def __post_init__(self) -> None:
+        checks.text("name", self.name)
+        if self.kind not in OPTION_KINDS:
+            raise checks.invalid(
+                "kind",
+                self.kind,
+                f"one of {', '.join(OPTION_KINDS)}",
+                fix=did_you_mean(str(self.kind), OPTION_KINDS).strip(),
+            )
+        for name in REQUIRED_OPTION_FIELDS[self.kind]:
+            if getattr(self, name) in (None, ""):
+                raise ScenarioError(f"`{name}` is required for a {self.kind} option.")
+        if self.kind == "local" and not self.device and self.power_w is None:
+            raise ScenarioError(
+                "`power_w` is required for a local option without a `device`: give the "
+                "machine's typical draw under load in watts (or name its device)."
+            )
+        for name in _TEXT_OPTION_FIELDS:
+            if not isinstance(getattr(self, name), str):
+                raise checks.invalid(name, getattr(self, name), "text")
+        self._check_numbers()
+        for name in ("project", "on_premises"):
+            _check_bool(self, name, optional=True)
+
+    def _check_numbers(self) -> None:
+        try:
+            check_fields(self, flags=False)
+        except InvalidInputError as exc:
+            if self.kind != "instance":
+                raise
+            text = str(exc)  # an instance writes its units as replicas: name them so
+            for name, shown in _INSTANCE_NAMES.items():
+                text = text.replace(name, shown).replace(flag_for(name), flag_for(shown))
+            raise InvalidInputError(text) from None
+        if self.tokens_per_s is not None and self.requests_per_s is not None:
+            raise ScenarioError(
+                "give at most one of `tokens_per_s` and `requests_per_s`, not both."
+            )
+        if self.max_units is not None and self.max_units < self.min_units:
+            raise ScenarioError(
+                f"`max_units` ({self.max_units}) is below `min_units` ({self.min_units})."
+            )
+
+    @property
+    def is_on_premises(self) -> bool:
+        """Whether requests stay on the premises: ``on_premises``, else owned and local kinds."""
+        if self.on_premises is not None:
+            return self.on_premises
+        return self.kind in ON_PREMISES_KINDS
+
+    @property
+    def throughput_given(self) -> bool:
+        """Whether the option states its own throughput (no run needed)."""
+        return self.tokens_per_s is not None or self.requests_per_s is not None
+
+    @property
+    def needs_run(self) -> bool:
+        """Whether the option's throughput comes from a run named in ``[runs]``."""
+        return self.kind != "api" and not self.throughput_given
+
+    @property
+    def projects(self) -> bool:
+        """Whether the run's figures are projected onto the option's device."""
+        if self.project is not None:
+            return self.project
+        return self.kind in ("instance", "owned")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OptionSpec:
+        """The inverse of :meth:`to_dict`; unknown keys are ignored."""
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A loaded scenario: the workload, the options, the named runs, and its flags.
+
+    ``flags`` holds one sentence per option that breaks the on-premises rule; such options
+    stay in ``options``.
+    """
+
+    name: str
+    workload: ScenarioWorkload
+    options: tuple[OptionSpec, ...]
+    runs: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+    path: str = ""
+    flags: tuple[str, ...] = ()
+
+    def option(self, name: str) -> OptionSpec:
+        """The option called ``name``.
+
+        Raises
+        ------
+        ScenarioError
+            When there is none; the message lists the options.
+        """
+        for option in self.options:
+            if option.name == name:
+                return option
+        names = [s.name for s in self.options]
+        raise ScenarioError(
+            f"Scenario {self.name!r} has no option {name!r}.{did_you_mean(name, names)} Its "
+            f"options: {', '.join(names)}."
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "path": self.path,
+            "workload": self.workload.to_dict(),
+            "runs": dict(self.runs),
+            "options": [o.to_dict() for o in self.options],
+            "flags": list(self.flags),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
+        """The inverse of :meth:`to_dict`."""
+        return cls(
+            name=data["name"],
+            description=data.get("description", ""),
+            path=data.get("path", ""),
+            workload=ScenarioWorkload.from_dict(data["workload"]),
+            runs=dict(data.get("runs", {})),
+            options=tuple(OptionSpec.from_dict(o) for o in data.get("options", [])),
+            flags=tuple(data.get("flags", ())),
+        )
