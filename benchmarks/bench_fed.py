@@ -86,7 +86,7 @@ def peak_memory(clients: int, rounds: int) -> None:
         "from workbench.federated.config import FedConfig\n"
         "from workbench.federated.runner import run_federated\n"
         "if sys.argv[1] == 'run':\n"
-        f"    r = run_federated(FedConfig(clients={clients}, rounds={rounds}, fraction=0.1), save=False)\n"
+        f"    r = run_federated(FedConfig(num_clients={clients}, rounds={rounds}, fraction=0.1), save=False)\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
     )
     figures = {}
@@ -118,7 +118,7 @@ def main() -> None:
     args = parser.parse_args()
     print_machine()
     for clients in (int(c) for c in args.clients.split(",")):
-        config = FedConfig(clients=clients, rounds=args.rounds, fraction=args.fraction, seed=0)
+        config = FedConfig(num_clients=clients, rounds=args.rounds, fraction=args.fraction, seed=0)
         flower_rate(config)  # warm: data split, model, caches
         flower, plain = [], []
         for _ in range(args.repeats):

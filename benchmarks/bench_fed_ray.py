@@ -56,7 +56,7 @@ def main() -> None:
     first = True
     for clients in sizes:
         config = FedConfig(
-            task="digits", clients=clients, rounds=args.rounds, fraction=args.fraction, seed=0
+            task="digits", num_clients=clients, rounds=args.rounds, fraction=args.fraction, seed=0
         )
         timed_run(config)  # inline warm-up: data split, model, caches in this process
         inline_rounds, ray_rounds, ray_fixed, inline_fixed = [], [], [], []

@@ -7,29 +7,35 @@ change a few settings of that run (strategy, label skew, round deadline, DP nois
 trains the variation here, on this thread, drawing its curve beside the saved one. Reruns are
 not saved unless asked, so a published folder stays as it was published.
 
-The charts are those of :mod:`workbench.federated.plots`; the summary rows are the federated
-panel's.
+The charts are those of :mod:`workbench.federated.plots`; the knobs and the summary rows are the
+federated panel's (:func:`~widgets.federated_panel.federated_controls`,
+:func:`~widgets.federated_panel.summary_rows`); a saved run is read with
+:meth:`~workbench.federated.result.FedResult.from_run`.
 """
 
 from __future__ import annotations
 
 import html
-import math
 import threading
 from collections.abc import Sequence
 from typing import Any
 
 import ipywidgets as w
-import pandas as pd
 
 from widgets.common import STYLE, error_html, loading_html, status_html, table_html
-from widgets.federated_panel import _STRATEGY_NAMES, _duration, _summary_rows
+from widgets.federated_panel import (
+    chosen_settings,
+    federated_controls,
+    strategy_help_html,
+    summary_rows,
+)
 from workbench import runs
 from workbench.federated import plots
-from workbench.federated.config import FIELD_HELP, PARTITIONS, STRATEGIES, STRATEGY_HELP, FedConfig
-from workbench.kit.errors import RunNotFoundError, WorkbenchError
+from workbench.federated.config import STRATEGY_NAMES, FedConfig
+from workbench.federated.result import FedResult
+from workbench.kit.errors import RunNotFoundError
 
-RUN_KIND = "federated"
+RUN_KIND = FedResult.KIND
 # The settings the knobs change; everything else is kept from the saved run.
 VARIED = ("strategy", "partition", "alpha", "deadline_s", "dp_noise")
 VARIED_NAMES = {
@@ -47,16 +53,6 @@ HOW_TO_MAKE_RUNS = (
     "minute).</li></ul>Runs are saved in the runs folder (<code>--runs-dir</code>, else "
     "<code>$WORKBENCH_RUNS_DIR</code>, else <code>./runs</code>).</div>"
 )
-DASHBOARD_STYLE = """
-<style>
-.wb-versus {border-collapse: collapse; font-size: 12px;}
-.wb-versus th, .wb-versus td
-  {padding: 2px 8px; border-bottom: 1px solid #e0e0e0; text-align: left; vertical-align: top;}
-.wb-versus th {background: #f5f5f5;}
-</style>
-"""
-
-
 class FederatedDashboard(w.AppLayout):
     """A saved federated run, and reruns of small variations of it beside it.
 
@@ -109,63 +105,15 @@ class FederatedDashboard(w.AppLayout):
         self.thread: threading.Thread | None = None
         self._syncing = False
 
-        style = {"description_width": "110px"}
-        wide = w.Layout(width="330px")
         self.status = w.HTML(loading_html("Loading the runs …"))
         self.errors = w.HTML()
         self.reload_button = w.Button(description="Reload", icon="refresh")
         self.run = w.Dropdown(description="Saved run", layout=w.Layout(width="640px"))
         self.card = w.HTML()
-
-        self.strategy = w.Dropdown(
-            options=[(_STRATEGY_NAMES.get(s, s), s) for s in STRATEGIES],
-            description="Strategy",
-            tooltip=FIELD_HELP["strategy"],
-            style=style,
-            layout=wide,
-        )
-        self.strategy_help = w.HTML(layout=wide)
-        self.partition = w.Dropdown(
-            options=PARTITIONS,
-            description="Partition",
-            tooltip=FIELD_HELP["partition"],
-            style=style,
-            layout=wide,
-        )
-        self.alpha = w.FloatLogSlider(
-            value=0.5,
-            base=10,
-            min=-3,
-            max=2,
-            step=0.05,
-            description="Dirichlet alpha",
-            readout_format=".3g",
-            tooltip=FIELD_HELP["alpha"],
-            continuous_update=False,
-            style=style,
-            layout=w.Layout(width="330px"),
-        )
-        self.deadline = w.BoundedFloatText(
-            value=0.0,
-            min=0.0,
-            max=1e7,
-            step=1.0,
-            description="Deadline (s)",
-            tooltip=FIELD_HELP["deadline_s"] + " (0: no deadline)",
-            style=style,
-            layout=wide,
-        )
-        self.dp_noise = w.FloatSlider(
-            value=0.0,
-            min=0.0,
-            max=3.0,
-            step=0.05,
-            description="DP noise",
-            tooltip=FIELD_HELP["dp_noise"],
-            continuous_update=False,
-            style=style,
-            layout=w.Layout(width="330px"),
-        )
+        self.knobs = federated_controls(FedConfig(), VARIED, width="330px")
+        for name, control in self.knobs.items():
+            setattr(self, name, control)
+        self.strategy_help = w.HTML(layout=w.Layout(width="330px"))
         self.rerun_button = w.Button(
             description="Rerun", button_style="primary", icon="play", disabled=True
         )
@@ -174,7 +122,21 @@ class FederatedDashboard(w.AppLayout):
         self.rerun_status = w.HTML(
             status_html("Change a setting, then press Rerun to train the variation here.")
         )
+        self._make_charts()
 
+        self.run.observe(lambda _: self._synced(self.show_saved), names="value")
+        self.strategy.observe(lambda _: self._sync_knobs(), names="value")
+        self.partition.observe(lambda _: self._sync_knobs(), names="value")
+        self.rerun_button.on_click(lambda _: self.rerun())
+        self.reset_button.on_click(lambda _: self._set_knobs(self.saved.config))
+        self.reload_button.on_click(lambda _: self.start())
+        self._sync_knobs()
+        super().__init__(**self._panes(), pane_widths=["360px", "1fr", "0px"], **kwargs)
+        self.add_class("wb-federated-dashboard")
+        if load_now:
+            self.start(background)
+
+    def _make_charts(self) -> None:
         self.curves = w.Image(format="png")
         self.curves.add_class("wb-fed-curves")
         self.comparison = w.HTML()
@@ -185,54 +147,30 @@ class FederatedDashboard(w.AppLayout):
         self.rerun_box = w.VBox([self.rerun_title, self.rerun_charts])
         self.rerun_box.layout.display = "none"
 
-        self.run.observe(lambda _: self._synced(self.show_saved), names="value")
-        self.strategy.observe(lambda _: self._sync_knobs(), names="value")
-        self.partition.observe(lambda _: self._sync_knobs(), names="value")
-        self.rerun_button.on_click(lambda _: self.rerun())
-        self.reset_button.on_click(lambda _: self._set_knobs(self.saved.config))
-        self.reload_button.on_click(lambda _: self.start())
-        self._sync_knobs()
-
-        knobs = w.VBox(
-            [
-                w.HTML("<h4>Rerun with changes</h4>"),
-                _note("The other settings stay those of the saved run."),
-                self.strategy,
-                self.strategy_help,
-                self.partition,
-                self.alpha,
-                self.deadline,
-                self.dp_noise,
-                w.HBox([self.rerun_button, self.reset_button]),
-                self.progress,
-                self.rerun_status,
-            ]
-        )
-        super().__init__(
-            header=w.VBox(
-                [
-                    w.HTML(STYLE + DASHBOARD_STYLE),
-                    w.HBox([self.status, self.reload_button]),
-                    self.errors,
-                    self.run,
-                    self.card,
-                ]
-            ),
-            left_sidebar=knobs,
-            center=w.VBox([self.curves, self.comparison]),
-            footer=w.VBox(
-                [
-                    self.saved_title,
-                    self.saved_charts,
-                    self.rerun_box,
-                ]
-            ),
-            pane_widths=["360px", "1fr", "0px"],
-            **kwargs,
-        )
-        self.add_class("wb-federated-dashboard")
-        if load_now:
-            self.start(background)
+    def _panes(self) -> dict[str, w.Widget]:
+        knobs = [self.knobs[n] for n in VARIED]
+        knobs.insert(VARIED.index("strategy") + 1, self.strategy_help)
+        sidebar = [
+            w.HTML("<h4>Rerun with changes</h4>"),
+            _note("The other settings stay those of the saved run."),
+            *knobs,
+            w.HBox([self.rerun_button, self.reset_button]),
+            self.progress,
+            self.rerun_status,
+        ]
+        header = [
+            w.HTML(STYLE),
+            w.HBox([self.status, self.reload_button]),
+            self.errors,
+            self.run,
+            self.card,
+        ]
+        return {
+            "header": w.VBox(header),
+            "left_sidebar": w.VBox(sidebar),
+            "center": w.VBox([self.curves, self.comparison]),
+            "footer": w.VBox([self.saved_title, self.saved_charts, self.rerun_box]),
+        }
 
     def __repr__(self) -> str:
         # Voilà puts the text form beside the widget in the page: keep it short.
@@ -326,7 +264,7 @@ class FederatedDashboard(w.AppLayout):
         """Draw the chosen saved run and set the knobs to its settings."""
         try:
             run = runs.load_run(self.run.value, self.runs_dir)
-            self.saved = saved_result(run)
+            self.saved = FedResult.from_run(run)
             self.saved_run = run
         except Exception as exc:  # shown in the page, never as a traceback
             self.saved = self.saved_run = None
@@ -357,28 +295,20 @@ class FederatedDashboard(w.AppLayout):
         self.strategy.value = config.strategy
         self.partition.value = config.partition
         self.alpha.value = config.alpha
-        self.deadline.value = config.deadline_s or 0.0
+        self.deadline_s.value = config.deadline_s or 0.0
         self.dp_noise.max = max(self.dp_noise.max, config.dp_noise)
         self.dp_noise.value = config.dp_noise
 
     def _sync_knobs(self) -> None:
-        text = STRATEGY_HELP.get(self.strategy.value, "")
-        self.strategy_help.value = f'<div class="wb-status">{html.escape(text)}</div>'
+        self.strategy_help.value = strategy_help_html(self.strategy.value)
         self.alpha.layout.display = None if self.partition.value == "dirichlet" else "none"
 
     def variation(self) -> FedConfig:
         """The saved run's settings with the knobs' values, trained inline (raises if invalid)."""
         if self.saved is None:
             raise RunNotFoundError("There is no saved run on show to vary; load one first.")
-        deadline = float(self.deadline.value)
         return self.saved.config.replace(
-            strategy=self.strategy.value,
-            partition=self.partition.value,
-            alpha=float(self.alpha.value),
-            deadline_s=deadline if deadline > 0 else None,
-            dp_noise=float(self.dp_noise.value),
-            launcher="inline",
-            ray_address=None,
+            **chosen_settings(self.knobs), launcher="inline", ray_address=None
         )
 
     # -- rerunning ------------------------------------------------------------------------------
@@ -399,7 +329,7 @@ class FederatedDashboard(w.AppLayout):
             config = self.variation()
             self.progress.max, self.progress.value, self.progress.bar_style = config.rounds, 0, ""
             self.rerun_status.value = loading_html(
-                f"Training {config.clients} clients for {config.rounds} rounds …"
+                f"Training {config.num_clients} clients for {config.rounds} rounds …"
             )
             result = run_federated(
                 config,
@@ -472,51 +402,6 @@ class FederatedDashboard(w.AppLayout):
             labels.value = b""
 
 
-# -- a saved run as a result ----------------------------------------------------------------------
-
-
-def saved_result(run: runs.Run) -> Any:
-    """A saved federated run as a :class:`~workbench.federated.runner.FedResult`.
-
-    Raises
-    ------
-    WorkbenchError
-        When the run is not a federated run or its settings cannot be read by this version.
-    """
-    from workbench.federated.runner import FedResult
-
-    if run.kind != RUN_KIND:
-        raise RunNotFoundError(
-            f"Run {run.id} is a {run.kind!r} run, not a federated simulation; pick a run made "
-            "with `workbench fed run`."
-        )
-    try:
-        config = FedConfig.from_mapping(run.config, source=f"run {run.id}")
-    except WorkbenchError as exc:
-        raise type(exc)(
-            f"{exc} The run was saved by another version of the workbench; its settings cannot "
-            "be rerun here."
-        ) from exc
-    distribution = run.tables.get("label_distribution")
-    if distribution is not None and "client" in distribution:
-        distribution = distribution.set_index("client")
-        distribution.columns = [str(c).removeprefix("class_") for c in distribution.columns]
-    summary = run.summary
-    baseline = summary.get("baseline_accuracy")
-    epsilon = summary.get("epsilon")
-    return FedResult(
-        config=config,
-        rounds=run.table("rounds"),
-        clients=run.tables.get("clients", pd.DataFrame()),
-        label_distribution=distribution,
-        client_info=run.tables.get("client_info", pd.DataFrame()),
-        baseline={"accuracy": float(baseline)} if baseline is not None else None,
-        privacy={"epsilon": float(epsilon)} if epsilon is not None else None,
-        wall_time_s=float(summary.get("wall_time_s") or math.nan),
-        run_id=run.id,
-    )
-
-
 # -- helpers --------------------------------------------------------------------------------------
 
 
@@ -541,7 +426,7 @@ def _option_label(summary: runs.RunSummary) -> str:
 def _setting(config: FedConfig, name: str) -> str:
     value = getattr(config, name)
     if name == "strategy":
-        return _STRATEGY_NAMES.get(value, value)
+        return STRATEGY_NAMES.get(value, value)
     if name == "deadline_s":
         return "none" if value is None else f"{value:g} s"
     if isinstance(value, float):
@@ -570,13 +455,13 @@ def _card_html(run: runs.Run, result: Any) -> str:
         ("Saved", _when(run.started_at)),
         (
             "Settings",
-            f"{config.task} with {config.model}, {_STRATEGY_NAMES.get(config.strategy)}, "
-            f"{config.clients} clients, {config.fraction:g} asked per round, {config.rounds} "
+            f"{config.task} with {config.model}, {STRATEGY_NAMES.get(config.strategy)}, "
+            f"{config.num_clients} clients, {config.fraction:g} asked per round, {config.rounds} "
             f"rounds, {partition} split, deadline {_setting(config, 'deadline_s')}, DP noise "
             f"{config.dp_noise:g}, seed {config.seed}",
         ),
     ]
-    return table_html(settings + _summary_rows(result, result.summary()))
+    return table_html(settings + summary_rows(result))
 
 
 def _figures(result: Any, baseline_note: str = "–") -> dict[str, str]:
@@ -586,7 +471,7 @@ def _figures(result: Any, baseline_note: str = "–") -> dict[str, str]:
     return {
         "final accuracy": f"{summary['final_accuracy']:.3f}",
         "central baseline": baseline_note if baseline is None else f"{baseline:.3f}",
-        "simulated time": _duration(summary["sim_hours"] * 3600),
+        "simulated time": plots.duration_text(summary["sim_hours"] * 3600),
         "traffic (MB, down + up)": f"{(summary['bytes_down'] + summary['bytes_up']) / 1e6:.3f}",
         "clients past the deadline": str(summary["clients_straggling"]),
         "clients dropped out": str(summary["clients_dropped"]),
@@ -614,4 +499,4 @@ def _comparison_html(saved: Any, rerun: Any) -> str:
     return f'<table class="wb-versus">{head}{body}</table>{note}'
 
 
-__all__ = ["FederatedDashboard", "saved_result"]
+__all__ = ["FederatedDashboard"]

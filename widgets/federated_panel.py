@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import html
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import ipywidgets as w
 import pandas as pd
 
 from widgets.common import STYLE, error_html, frame_html, status_html, table_html
+from widgets.forms import LABEL_WIDTH, form, values
 from workbench.federated import plots
-from workbench.federated.config import (
-    FIELD_HELP,
-    MODELS,
-    PARTITIONS,
-    STRATEGIES,
-    STRATEGY_HELP,
-    TASKS,
-    FedConfig,
-)
+from workbench.federated.config import STRATEGIES, STRATEGY_HELP, STRATEGY_NAMES, FedConfig
 from workbench.federated.fleet import load_tiers, tiers_table
+from workbench.kit.fields import help_of, specs
 
 _ROUND_COLUMNS = [
     "round", "accuracy", "loss", "clients_available", "clients_selected", "clients_completed",
@@ -28,7 +23,7 @@ _ROUND_COLUMNS = [
     "sim_time_s", "sim_clock_s", "wall_time_s", "client_accuracy_min", "epsilon",
 ]  # fmt: skip
 _HISTORY_COLUMNS = [
-    "run", "task", "model", "strategy", "partition", "clients", "rounds", "fraction",
+    "run", "task", "model", "strategy", "partition", "num_clients", "rounds", "fraction",
     "deadline_s", "dp_noise", "final_accuracy", "baseline_accuracy", "sim_time", "mb_total",
     "clients_straggling", "clients_dropped", "epsilon", "run_id",
 ]  # fmt: skip
@@ -36,15 +31,62 @@ _TIER_COLUMNS = [
     "tier", "description", "samples_per_s", "down_mbps", "up_mbps", "latency_ms", "startup_s",
     "availability", "hours", "dropout", "max_samples", "source", "as_of",
 ]  # fmt: skip
-_STRATEGY_NAMES = {
-    "fedavg": "FedAvg",
-    "fedprox": "FedProx",
-    "fedadam": "FedAdam",
-    "fedmedian": "FedMedian",
-    "krum": "Krum",
-}
+# The panel's controls, in two columns; the other settings are kept from the starting config.
+SETTINGS_COLUMN = ("task", "model", "strategy", "partition", "deadline_s", "seed")
+FLEET_COLUMN = (
+    "num_clients", "rounds", "fraction", "alpha", "classes_per_client", "dp_noise", "dp_clip",
+)  # fmt: skip
 # Redrawing the live curve costs tens of milliseconds; fast rounds share one redraw.
 LIVE_REDRAW_S = 0.3
+
+
+def federated_controls(
+    config: FedConfig, names: Sequence[str], *, width: str = "380px"
+) -> dict[str, w.Widget]:
+    """One control per :class:`FedConfig` field in ``names``, built from the field's spec.
+
+    The federated panel and dashboard both take their controls from here. Strategies are listed
+    by their display names; alpha gets a log slider (0.001 to 100); a deadline of 0 means none
+    (see :func:`chosen_settings`).
+    """
+    # A Layout each: controls that share a layout hide and show together.
+    overrides: dict[str, dict[str, Any]] = {n: {"layout": w.Layout(width=width)} for n in names}
+    if "strategy" in overrides:
+        options = [(STRATEGY_NAMES.get(s, s), s) for s in STRATEGIES]
+        overrides["strategy"] |= {"options": options, "value": config.strategy}
+    if "deadline_s" in overrides:
+        tooltip = help_of(FedConfig, "deadline_s") + " (0: no deadline)"
+        overrides["deadline_s"] |= {"tooltip": tooltip, "step": 0.1}
+    controls = form(FedConfig, [n for n in names if n != "alpha"], value=config, **overrides)
+    if "alpha" in names:
+        alpha = specs(FedConfig)["alpha"]
+        controls["alpha"] = w.FloatLogSlider(
+            value=config.alpha,
+            base=10,
+            min=-3,
+            max=2,
+            step=0.05,
+            description=alpha.label,
+            readout_format=".3g",
+            tooltip=alpha.help,
+            continuous_update=False,
+            style={"description_width": LABEL_WIDTH},
+            layout=w.Layout(width=width),
+        )
+    return {name: controls[name] for name in names}
+
+
+def chosen_settings(controls: dict[str, w.Widget]) -> dict[str, Any]:
+    """The controls' values by field name, ready for ``FedConfig.replace`` (deadline 0: none)."""
+    chosen = values(controls)
+    if chosen.get("deadline_s") == 0:
+        chosen["deadline_s"] = None
+    return chosen
+
+
+def strategy_help_html(strategy: str) -> str:
+    """What the chosen strategy does, in one line."""
+    return f'<div class="wb-status">{html.escape(STRATEGY_HELP.get(strategy, ""))}</div>'
 
 
 class FederatedPanel(w.VBox):
@@ -54,6 +96,10 @@ class FederatedPanel(w.VBox):
     per-round table grow as rounds finish; then the label distribution, traffic, client outcomes,
     per-client accuracy, the central baseline and the privacy spent are shown. Bad settings are
     explained in the panel and the previous run's charts stay on show.
+
+    Each control is an attribute named after its field (``panel.num_clients``,
+    ``panel.deadline_s``, ...) and in :attr:`controls`; the device mix has one slider per tier in
+    :attr:`mix`.
 
     Parameters
     ----------
@@ -88,122 +134,10 @@ class FederatedPanel(w.VBox):
         self._last_draw = 0.0
         self._running: FedConfig | None = None
 
-        style = {"description_width": "120px"}
-
-        def slider() -> dict[str, Any]:  # a Layout each: shared layouts hide and show together
-            return {"continuous_update": False, "style": style, "layout": w.Layout(width="380px")}
-
-        def field() -> dict[str, Any]:
-            return {"style": style, "layout": w.Layout(width="300px")}
-
-        self.task = w.Dropdown(
-            options=TASKS,
-            value=base.task,
-            description="Task",
-            tooltip=FIELD_HELP["task"],
-            **field(),
-        )
-        self.model = w.Dropdown(
-            options=MODELS,
-            value=base.model,
-            description="Model",
-            tooltip=FIELD_HELP["model"],
-            **field(),
-        )
-        self.strategy = w.Dropdown(
-            options=[(_STRATEGY_NAMES.get(s, s), s) for s in STRATEGIES],
-            value=base.strategy,
-            description="Strategy",
-            tooltip=FIELD_HELP["strategy"],
-            **field(),
-        )
-        self.strategy_help = w.HTML(layout=w.Layout(width="300px"))
-        self.seed = w.BoundedIntText(
-            value=base.seed,
-            min=0,
-            max=2**31 - 1,
-            description="Seed",
-            tooltip=FIELD_HELP["seed"],
-            style=style,
-        )
-        self.clients = w.IntSlider(
-            value=base.clients,
-            min=1,
-            max=max(1000, base.clients),
-            description="Clients",
-            tooltip=FIELD_HELP["clients"],
-            **slider(),
-        )
-        self.rounds = w.IntSlider(
-            value=base.rounds,
-            min=1,
-            max=max(100, base.rounds),
-            description="Rounds",
-            tooltip=FIELD_HELP["rounds"],
-            **slider(),
-        )
-        self.fraction = w.FloatSlider(
-            value=base.fraction,
-            min=0.01,
-            max=1.0,
-            step=0.01,
-            description="Fraction / round",
-            tooltip=FIELD_HELP["fraction"],
-            **slider(),
-        )
-        self.partition = w.Dropdown(
-            options=PARTITIONS,
-            value=base.partition,
-            description="Partition",
-            tooltip=FIELD_HELP["partition"],
-            **field(),
-        )
-        self.alpha = w.FloatLogSlider(
-            value=base.alpha,
-            base=10,
-            min=-3,
-            max=2,
-            step=0.05,
-            description="Dirichlet alpha",
-            readout_format=".3g",
-            tooltip=FIELD_HELP["alpha"],
-            **slider(),
-        )
-        self.classes_per_client = w.IntSlider(
-            value=base.classes_per_client,
-            min=1,
-            max=max(10, base.classes_per_client),
-            description="Classes / client",
-            tooltip=FIELD_HELP["classes_per_client"],
-            **slider(),
-        )
-        self.deadline = w.BoundedFloatText(
-            value=base.deadline_s or 0.0,
-            min=0.0,
-            max=1e7,
-            step=0.1,
-            description="Deadline (s)",
-            tooltip=FIELD_HELP["deadline_s"] + " (0: no deadline)",
-            **field(),
-        )
-        self.dp_noise = w.FloatSlider(
-            value=base.dp_noise,
-            min=0.0,
-            max=max(3.0, base.dp_noise),
-            step=0.05,
-            description="DP noise",
-            tooltip=FIELD_HELP["dp_noise"],
-            **slider(),
-        )
-        self.dp_clip = w.FloatSlider(
-            value=base.dp_clip,
-            min=0.05,
-            max=max(5.0, base.dp_clip),
-            step=0.05,
-            description="DP clip",
-            tooltip=FIELD_HELP["dp_clip"],
-            **slider(),
-        )
+        self.controls = federated_controls(base, SETTINGS_COLUMN + FLEET_COLUMN)
+        for name, control in self.controls.items():
+            setattr(self, name, control)
+        self.strategy_help = w.HTML(layout=w.Layout(width="380px"))
         self.tiers = load_tiers()
         self.mix = {
             name: w.FloatSlider(
@@ -213,15 +147,28 @@ class FederatedPanel(w.VBox):
                 step=0.05,
                 description=name,
                 tooltip=tier.description,
-                **slider(),
+                continuous_update=False,
+                layout=w.Layout(width="380px"),
             )
             for name, tier in self.tiers.items()
         }
         self.mix_readout = w.HTML()
         self.tiers_table = w.HTML(frame_html(tiers_table(), _TIER_COLUMNS, whole_from=1e5))
         self.run_button = w.Button(description="Run", button_style="primary", icon="play")
+        self._make_outputs(base.rounds)
 
-        self.progress = w.IntProgress(value=0, min=0, max=base.rounds, description="Rounds")
+        self.strategy.observe(lambda _: self._sync_strategy(), names="value")
+        self.partition.observe(lambda _: self._sync_partition(), names="value")
+        for control in self.mix.values():
+            control.observe(lambda _: self._sync_mix(), names="value")
+        self.run_button.on_click(lambda _: self.run())
+        self._sync_strategy()
+        self._sync_partition()
+        self._sync_mix()
+        super().__init__(self._page(), **kwargs)
+
+    def _make_outputs(self, rounds: int) -> None:
+        self.progress = w.IntProgress(value=0, min=0, max=rounds, description="Rounds")
         self.progress_label = w.HTML()
         self.status = w.HTML(status_html("Set up the fleet and the strategy, then press Run."))
         self.curve_plot = w.Image(format="png")
@@ -233,15 +180,9 @@ class FederatedPanel(w.VBox):
         self.table = w.HTML()
         self.history_table = w.HTML()
 
-        self.strategy.observe(lambda _: self._sync_strategy(), names="value")
-        self.partition.observe(lambda _: self._sync_partition(), names="value")
-        for control in self.mix.values():
-            control.observe(lambda _: self._sync_mix(), names="value")
-        self.run_button.on_click(lambda _: self.run())
-        self._sync_strategy()
-        self._sync_partition()
-        self._sync_mix()
-
+    def _page(self) -> list[w.Widget]:
+        settings = [self.controls[n] for n in SETTINGS_COLUMN]
+        settings.insert(SETTINGS_COLUMN.index("strategy") + 1, self.strategy_help)
         mix_box = w.VBox(
             [
                 w.HTML(status_html("Share of clients drawn from each device tier (relative).")),
@@ -250,56 +191,26 @@ class FederatedPanel(w.VBox):
                 self.tiers_table,
             ]
         )
-        devices = w.Accordion(children=[mix_box], titles=("Device mix and tiers",))
-        super().__init__(
-            [
-                w.HTML(STYLE + "<h3>Federated learning on an edge fleet</h3>"),
-                w.HBox(
-                    [
-                        w.VBox(
-                            [
-                                self.task,
-                                self.model,
-                                self.strategy,
-                                self.strategy_help,
-                                self.partition,
-                                self.deadline,
-                                self.seed,
-                            ]
-                        ),
-                        w.VBox(
-                            [
-                                self.clients,
-                                self.rounds,
-                                self.fraction,
-                                self.alpha,
-                                self.classes_per_client,
-                                self.dp_noise,
-                                self.dp_clip,
-                            ]
-                        ),
-                    ]
-                ),
-                devices,
-                w.HBox([self.run_button, self.progress, self.progress_label]),
-                self.status,
-                self.curve_plot,
-                self.summary,
-                w.HBox([self.label_plot, self.outcomes_plot]),
-                w.HBox([self.traffic_plot, self.spread_plot]),
-                w.HTML("<h4>Per round</h4>"),
-                self.table,
-                w.HTML("<h4>Runs in this panel</h4>"),
-                self.history_table,
-            ],
-            **kwargs,
-        )
+        return [
+            w.HTML(STYLE + "<h3>Federated learning on an edge fleet</h3>"),
+            w.HBox([w.VBox(settings), w.VBox([self.controls[n] for n in FLEET_COLUMN])]),
+            w.Accordion(children=[mix_box], titles=("Device mix and tiers",)),
+            w.HBox([self.run_button, self.progress, self.progress_label]),
+            self.status,
+            self.curve_plot,
+            self.summary,
+            w.HBox([self.label_plot, self.outcomes_plot]),
+            w.HBox([self.traffic_plot, self.spread_plot]),
+            w.HTML("<h4>Per round</h4>"),
+            self.table,
+            w.HTML("<h4>Runs in this panel</h4>"),
+            self.history_table,
+        ]
 
     # -- controls -------------------------------------------------------------------------------
 
     def _sync_strategy(self) -> None:
-        text = STRATEGY_HELP.get(self.strategy.value, "")
-        self.strategy_help.value = f'<div class="wb-status">{html.escape(text)}</div>'
+        self.strategy_help.value = strategy_help_html(self.strategy.value)
 
     def _sync_partition(self) -> None:
         """Show the knob of the chosen split only."""
@@ -320,22 +231,9 @@ class FederatedPanel(w.VBox):
 
     def config(self) -> FedConfig:
         """The experiment the controls describe (raises a clear error on bad values)."""
-        deadline = float(self.deadline.value)
         return self.base.replace(
-            task=self.task.value,
-            model=self.model.value,
-            strategy=self.strategy.value,
-            clients=int(self.clients.value),
-            rounds=int(self.rounds.value),
-            fraction=float(self.fraction.value),
-            partition=self.partition.value,
-            alpha=float(self.alpha.value),
-            classes_per_client=int(self.classes_per_client.value),
+            **chosen_settings(self.controls),
             device_mix={name: float(s.value) for name, s in self.mix.items()},
-            deadline_s=deadline if deadline > 0 else None,
-            dp_noise=float(self.dp_noise.value),
-            dp_clip=float(self.dp_clip.value),
-            seed=int(self.seed.value),
         )
 
     # -- work -----------------------------------------------------------------------------------
@@ -361,7 +259,7 @@ class FederatedPanel(w.VBox):
             self.progress.bar_style = ""
             self.progress_label.value = status_html(f"0/{config.rounds} rounds")
             self.status.value = status_html(
-                f"Training on {config.clients} clients for {config.rounds} rounds …"
+                f"Training on {config.num_clients} clients for {config.rounds} rounds …"
             )
             result = run_federated(
                 config,
@@ -391,7 +289,7 @@ class FederatedPanel(w.VBox):
         self.progress.value = min(int(row["round"]), self.progress.max)
         self.progress_label.value = status_html(
             f"{row['round']}/{total} rounds · accuracy {row['accuracy']:.3f} · simulated "
-            f"{_duration(row['sim_clock_s'])}"
+            f"{plots.duration_text(row['sim_clock_s'])}"
         )
         frame = pd.DataFrame(self.live_rounds)
         self.table.value = frame_html(frame, _round_columns(frame), whole_from=1e5)
@@ -446,7 +344,7 @@ class FederatedPanel(w.VBox):
             self.figures[name] = fig
             image.value = plots.to_png(fig)
         summary = result.summary()
-        self.summary.value = table_html(_summary_rows(result, summary))
+        self.summary.value = table_html(summary_rows(result))
         self.progress.value = self.progress.max = max(len(rounds), 1)
         self.progress.bar_style = "success"
         self.progress_label.value = status_html(
@@ -458,7 +356,7 @@ class FederatedPanel(w.VBox):
         saved = f" Saved as run {result.run_id}." if result.run_id else ""
         self.status.value = status_html(
             f"Done: accuracy {result.final_accuracy:.3f} after {len(rounds)} rounds{gap}, "
-            f"{_duration(summary['sim_hours'] * 3600)} of simulated time.{saved}"
+            f"{plots.duration_text(summary['sim_hours'] * 3600)} of simulated time.{saved}"
         )
 
 
@@ -470,8 +368,9 @@ def _round_columns(frame: pd.DataFrame) -> list[str]:
     return columns
 
 
-def _summary_rows(result: Any, summary: dict[str, Any]) -> list[tuple[str, str]]:
-    config = result.config
+def summary_rows(result: Any) -> list[tuple[str, str]]:
+    """A finished run's headline figures as (label, text) rows, for the panel and the dashboard."""
+    config, summary = result.config, result.summary()
     rows = [("Final accuracy", f"{summary['final_accuracy']:.3f} after {summary['rounds']} rounds")]
     if summary["baseline_accuracy"] is not None:
         gap = summary["final_accuracy"] - summary["baseline_accuracy"]
@@ -485,7 +384,7 @@ def _summary_rows(result: Any, summary: dict[str, Any]) -> list[tuple[str, str]]
     rows += [
         (
             "Simulated time",
-            f"{_duration(summary['sim_hours'] * 3600)} on the fleet's clock "
+            f"{plots.duration_text(summary['sim_hours'] * 3600)} on the fleet's clock "
             f"(wall time here {summary['wall_time_s']:.1f} s)",
         ),
         (
@@ -529,14 +428,14 @@ def _history_row(result: Any, number: int) -> dict[str, Any]:
         "model": config.model,
         "strategy": config.strategy,
         "partition": partition,
-        "clients": config.clients,
+        "num_clients": config.num_clients,
         "rounds": config.rounds,
         "fraction": config.fraction,
         "deadline_s": config.deadline_s,
         "dp_noise": config.dp_noise,
         "final_accuracy": summary["final_accuracy"],
         "baseline_accuracy": summary["baseline_accuracy"],
-        "sim_time": _duration(summary["sim_hours"] * 3600),
+        "sim_time": plots.duration_text(summary["sim_hours"] * 3600),
         "mb_total": (summary["bytes_down"] + summary["bytes_up"]) / 1e6,
         "clients_straggling": summary["clients_straggling"],
         "clients_dropped": summary["clients_dropped"],
@@ -545,6 +444,10 @@ def _history_row(result: Any, number: int) -> dict[str, Any]:
     }
 
 
-def _duration(seconds: float) -> str:
-    name, scale = plots.time_unit(float(seconds))
-    return f"{seconds / scale:.3g} {name}"
+__all__ = [
+    "FederatedPanel",
+    "chosen_settings",
+    "federated_controls",
+    "strategy_help_html",
+    "summary_rows",
+]

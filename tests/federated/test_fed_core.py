@@ -7,6 +7,7 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import run_cli
 from flwr.app import ArrayRecord, ConfigRecord, Message, MetricRecord, RecordDict
@@ -15,14 +16,15 @@ from flwr.serverapp import ServerApp
 from flwr.serverapp.strategy import FedAvg
 
 from workbench import runs
-from workbench.federated.apps import FederationError
+from workbench.federated import FederationError
 from workbench.federated.config import FedConfig
 from workbench.federated.fleet import ClientTime, Fleet, Tier, client_time, settle_round
 from workbench.federated.launchers.inline import run_inline
+from workbench.federated.result import FedResult
 from workbench.federated.runner import ROUND_COLUMNS, run_federated
 from workbench.kit.errors import InvalidInputError
 
-SMALL = FedConfig(clients=12, rounds=3, fraction=0.5, seed=3)
+SMALL = FedConfig(num_clients=12, rounds=3, fraction=0.5, seed=3)
 
 
 def _tier(**changes) -> Tier:
@@ -74,7 +76,7 @@ def test_fedavg_through_the_inline_grid_weights_client_arrays_by_their_examples(
         replies = grid.send_and_receive(messages)
         box["arrays"], _ = strategy.aggregate_train(1, replies)
 
-    run_inline(server, client, num_nodes=2)
+    run_inline(server, client, num_clients=2)
     np.testing.assert_allclose(box["arrays"].to_numpy_ndarrays()[0], [4.0, 5.0])
 
 
@@ -94,7 +96,7 @@ def test_a_raising_client_app_becomes_an_error_reply_naming_the_exception():
         message = Message(RecordDict(), dst_node_id=node, message_type="train")
         box["replies"] = list(grid.send_and_receive([message]))
 
-    run_inline(server, client, num_nodes=1)
+    run_inline(server, client, num_clients=1)
     (reply,) = box["replies"]
     assert reply.has_error()
     assert "ValueError: sensor offline" in reply.error.reason
@@ -146,7 +148,7 @@ def test_run_marks_stragglers_by_their_simulated_time():
     # Phones without a start-up cost are quick; budget phones need 20 s to start: a 15 s deadline
     # separates them.
     config = FedConfig(
-        clients=30,
+        num_clients=30,
         rounds=2,
         fraction=1.0,
         device_mix={"phone-high": 0.5, "phone-low": 0.5},
@@ -163,7 +165,7 @@ def test_run_marks_stragglers_by_their_simulated_time():
 
 
 def test_fleet_follows_the_device_mix_and_the_tiers_hours():
-    config = FedConfig(clients=40, device_mix={"laptop": 1.0})
+    config = FedConfig(num_clients=40, device_mix={"laptop": 1.0})
     fleet = Fleet(config)
     assert set(fleet.client_tiers) == {"laptop"}
     # Laptops are online 8:00-18:00; the clock starts at 9:00, so 11 hours later nobody is there.
@@ -172,9 +174,9 @@ def test_fleet_follows_the_device_mix_and_the_tiers_hours():
 
 
 def test_fleet_draw_is_seeded_and_shares_are_respected():
-    a = Fleet(FedConfig(clients=1000, seed=5)).client_tiers
-    assert a == Fleet(FedConfig(clients=1000, seed=5)).client_tiers
-    assert a != Fleet(FedConfig(clients=1000, seed=6)).client_tiers
+    a = Fleet(FedConfig(num_clients=1000, seed=5)).client_tiers
+    assert a == Fleet(FedConfig(num_clients=1000, seed=5)).client_tiers
+    assert a != Fleet(FedConfig(num_clients=1000, seed=6)).client_tiers
     share_low = a.count("phone-low") / 1000
     assert 0.25 < share_low < 0.35  # the catalogue gives budget phones a 30% share
 
@@ -187,7 +189,7 @@ def _comparable(result):
 
 
 def test_a_small_run_learns_and_records_every_round():
-    result = run_federated(FedConfig(clients=20, rounds=4, fraction=0.5), save=False)
+    result = run_federated(FedConfig(num_clients=20, rounds=4, fraction=0.5), save=False)
     rounds = result.rounds
     assert list(rounds.columns) == list(ROUND_COLUMNS)
     assert rounds["round"].tolist() == [1, 2, 3, 4]
@@ -211,13 +213,13 @@ def test_repeated_runs_are_identical():
 
 @pytest.mark.parametrize("strategy", ["fedprox", "fedadam", "fedmedian", "krum"])
 def test_every_strategy_trains(strategy):
-    config = FedConfig(clients=20, rounds=3, fraction=0.5, strategy=strategy, seed=2)
+    config = FedConfig(num_clients=20, rounds=3, fraction=0.5, strategy=strategy, seed=2)
     result = run_federated(config, save=False, baseline=False)
     assert result.rounds.accuracy.iloc[-1] > 0.3, result.rounds.accuracy.tolist()
 
 
 def test_differential_privacy_reports_growing_epsilon_and_costs_accuracy():
-    base = FedConfig(clients=20, rounds=3, fraction=0.5, seed=2)
+    base = FedConfig(num_clients=20, rounds=3, fraction=0.5, seed=2)
     private = run_federated(base.replace(dp_noise=1.0, dp_clip=0.5), save=False, baseline=False)
     eps = private.rounds.epsilon.tolist()
     assert all(math.isfinite(e) and e > 0 for e in eps)
@@ -231,7 +233,7 @@ def test_differential_privacy_reports_growing_epsilon_and_costs_accuracy():
 
 def test_a_failing_client_is_counted_and_the_round_goes_on():
     config = FedConfig(
-        clients=6, rounds=2, fraction=1.0, faulty_clients=(1, 4), device_mix={"iot-gateway": 1}
+        num_clients=6, rounds=2, fraction=1.0, faulty_clients=(1, 4), device_mix={"iot-gateway": 1}
     )
     result = run_federated(config, save=False, baseline=False)
     failed = result.clients[result.clients.status == "failed"]
@@ -245,7 +247,7 @@ def test_a_failing_client_is_counted_and_the_round_goes_on():
 
 
 def test_all_clients_failing_gives_a_clear_error():
-    config = FedConfig(clients=3, rounds=2, fraction=1.0, faulty_clients=(0, 1, 2))
+    config = FedConfig(num_clients=3, rounds=2, fraction=1.0, faulty_clients=(0, 1, 2))
     with pytest.raises(FederationError, match="Every client asked in round 1 failed") as info:
         run_federated(config, save=False, baseline=False)
     assert "faulty_clients" in str(info.value)
@@ -269,10 +271,39 @@ def test_a_saved_run_reads_back_from_the_run_store(tmp_path):
     run = runs.load_run(result.run_id, tmp_path)
     assert run.kind == "federated"
     assert run.status == "complete"
-    assert run.config["clients"] == SMALL.clients
+    assert run.config["num_clients"] == SMALL.num_clients
     assert run.table("rounds").accuracy.tolist() == pytest.approx(result.rounds.accuracy.tolist())
     assert run.summary["final_accuracy"] == pytest.approx(result.final_accuracy)
     assert set(run.tables) >= {"rounds", "clients", "label_distribution", "client_info"}
+
+
+def test_a_saved_run_loads_back_equal_to_the_result_that_was_saved(tmp_path):
+    """FedResult.from_run rebuilds the config, every table, the baseline, privacy and run id."""
+    result = run_federated(SMALL.replace(dp_noise=1.0, dp_clip=0.5), runs_dir=tmp_path)
+
+    loaded = FedResult.from_run(runs.load_run(result.run_id, tmp_path))
+
+    assert loaded.config == result.config
+    for name in ("rounds", "clients", "label_distribution", "client_info"):
+        pd.testing.assert_frame_equal(
+            getattr(loaded, name), getattr(result, name), check_exact=True
+        )
+    assert loaded.baseline == result.baseline and loaded.privacy == result.privacy
+    assert (loaded.wall_time_s, loaded.run_id) == (result.wall_time_s, result.run_id)
+    assert loaded.summary() == result.summary()
+
+
+def test_a_run_saved_under_the_older_name_clients_still_loads(tmp_path):
+    """Runs saved before num_clients was renamed (config key ``clients``) read back."""
+    config = SMALL.to_dict()
+    config["clients"] = config.pop("num_clients")
+    with runs.start_run("federated", config, runs_dir=tmp_path) as old:
+        old.add_table("rounds", pd.DataFrame({"round": [1], "accuracy": [0.5]}))
+
+    loaded = FedResult.from_run(runs.load_run(old.id, tmp_path))
+
+    assert loaded.config == SMALL
+    assert loaded.final_accuracy == 0.5
 
 
 # --- Bad input ----------------------------------------------------------------------------
@@ -281,7 +312,7 @@ def test_a_saved_run_reads_back_from_the_run_store(tmp_path):
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"clients": 0}, "clients"),
+        ({"num_clients": 0}, "num_clients"),
         ({"rounds": 0}, "rounds"),
         ({"fraction": 0.0}, "fraction"),
         ({"fraction": 1.5}, "fraction"),
@@ -302,13 +333,13 @@ def test_bad_settings_are_refused_naming_the_field(changes, field):
 def test_more_classes_per_client_than_exist_is_refused():
     with pytest.raises(InvalidInputError, match="classes"):
         run_federated(
-            FedConfig(clients=10, rounds=1, partition="pathological", classes_per_client=11),
+            FedConfig(num_clients=10, rounds=1, partition="pathological", classes_per_client=11),
             save=False,
         )
 
 
 def test_a_split_that_leaves_a_client_empty_names_it_and_suggests_a_fix():
-    config = FedConfig(clients=300, rounds=1, partition="dirichlet", alpha=0.05)
+    config = FedConfig(num_clients=300, rounds=1, partition="dirichlet", alpha=0.05)
     with pytest.raises(InvalidInputError) as info:
         run_federated(config, save=False)
     message = str(info.value)
@@ -317,7 +348,7 @@ def test_a_split_that_leaves_a_client_empty_names_it_and_suggests_a_fix():
 
 def test_a_deadline_no_client_can_meet_is_refused_before_training():
     with pytest.raises(InvalidInputError, match="deadline_s") as info:
-        run_federated(FedConfig(clients=10, rounds=2, deadline_s=0.5), save=False)
+        run_federated(FedConfig(num_clients=10, rounds=2, deadline_s=0.5), save=False)
     assert "cannot be met" in str(info.value)
 
 
@@ -355,9 +386,9 @@ def test_cli_reads_a_config_file_and_flags_override_it(tmp_path):
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["--clients", "0"], "'clients'"),
-        (["--fraction", "2"], "'fraction'"),
-        (["--alpha", "0", "--partition", "dirichlet"], "'alpha'"),
+        (["--clients", "0"], "`num_clients`"),
+        (["--fraction", "2"], "`fraction`"),
+        (["--alpha", "0", "--partition", "dirichlet"], "`alpha`"),
         (["--device-mix", "phones"], "--device-mix"),
         (["--deadline", "0.01"], "cannot be met"),
     ],

@@ -21,7 +21,7 @@ from workbench.federated.launchers.deployment import _alive, _descendants, start
 CONFIG = FedConfig(
     task="digits",
     model="logreg",
-    clients=2,
+    num_clients=2,
     rounds=2,
     fraction=1.0,
     local_epochs=1,
@@ -90,7 +90,7 @@ def test_every_server_binds_loopback(federation, finished_run):
             connections = psutil.Process(pid).net_connections(kind="inet")
             listening += [c.laddr for c in connections if c.status == psutil.CONN_LISTEN]
     assert federation.address.startswith("127.0.0.1:")
-    assert len(listening) >= 1 + federation.num_supernodes
+    assert len(listening) >= 1 + federation.num_clients
     assert {addr.ip for addr in listening} == {"127.0.0.1"}
 
 
@@ -104,7 +104,7 @@ def test_flwr_run_finishes_all_rounds(federation, finished_run):
     rounds = run.table("rounds")
     assert rounds["round"].tolist() == [1, 2]
     assert (rounds["clients_completed"] == 2).all()
-    assert run.config["clients"] == 2 and run.config["model"] == "logreg"
+    assert run.config["num_clients"] == 2 and run.config["model"] == "logreg"
     assert run.config["launcher"] == "deployment"
     assert f"workbench run {saved[0].id} saved: 2 rounds" in finished_run.output
 
@@ -119,7 +119,7 @@ def test_superlink_lists_the_run_as_completed(federation, finished_run):
 def test_run_with_wrong_client_count_is_refused(federation):
     """A config asking for more clients than SuperNodes is refused before anything is sent."""
     with pytest.raises(deployment.DeploymentError, match="clients"):
-        federation.run(CONFIG.replace(clients=3))
+        federation.run(CONFIG.replace(num_clients=3))
 
 
 def test_stop_leaves_no_process(federation, finished_run):

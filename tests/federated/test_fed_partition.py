@@ -87,12 +87,12 @@ def test_one_client_gets_everything():
 
 
 @pytest.mark.parametrize(
-    ("num_partitions", "kwargs", "field"),
+    ("num_clients", "kwargs", "field"),
     [
-        (0, {}, "clients"),
-        (-3, {}, "clients"),
-        (2.5, {}, "clients"),
-        (501, {}, "clients"),  # more clients than rows
+        (0, {}, "num_clients"),
+        (-3, {}, "num_clients"),
+        (2.5, {}, "num_clients"),
+        (501, {}, "num_clients"),  # more clients than rows
         (5, {"scheme": "shards"}, "partition"),
         (5, {"scheme": "dirichlet", "alpha": 0.0}, "alpha"),
         (5, {"scheme": "dirichlet", "alpha": -1.0}, "alpha"),
@@ -103,10 +103,10 @@ def test_one_client_gets_everything():
         (5, {"seed": -1}, "seed"),
     ],
 )
-def test_bad_input_names_the_field(num_partitions, kwargs, field):
+def test_bad_input_names_the_field(num_clients, kwargs, field):
     """Each bad argument raises InvalidInputError whose message names that argument."""
     with pytest.raises(InvalidInputError, match=f"`{field}`"):
-        partition_indices(SORTED_LABELS, num_partitions, **kwargs)
+        partition_indices(SORTED_LABELS, num_clients, **kwargs)
 
 
 def test_classes_per_client_is_checked_against_the_classes_present():
@@ -126,14 +126,14 @@ def test_empty_clients_are_named_with_a_fix():
 
     message = str(info.value)
     assert "clients 0, 1, 2, 3, 4, 8" in message
-    assert "`clients`" in message and "`alpha`" in message and "iid" in message
+    assert "`num_clients`" in message and "`alpha`" in message and "iid" in message
 
 
 def test_pathological_class_on_too_many_clients_becomes_our_error():
     """flwr-datasets' refusal (a class on more clients than its rows) is explained in our terms."""
     labels = np.repeat(np.arange(3), 2)
 
-    with pytest.raises(InvalidInputError, match="`clients` or `classes_per_client`"):
+    with pytest.raises(InvalidInputError, match="`num_clients` or `classes_per_client`"):
         partition_indices(labels, 5, scheme="pathological", classes_per_client=3)
 
 

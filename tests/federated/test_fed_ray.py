@@ -19,13 +19,14 @@ pytest.importorskip("ray", reason="the Ray launcher needs ray (pip install 'flwr
 
 from workbench.federated.config import FedConfig
 from workbench.federated.launchers import ray as ray_launcher
+from workbench.federated.launchers import ray_cluster
 from workbench.federated.runner import ROUND_COLUMNS, run_federated
 from workbench.kit.errors import WorkbenchError
 
 # Digits, 10 clients, half of them asked per round, 3 rounds: small enough for seconds per run.
 CONFIG = FedConfig(
     task="digits",
-    clients=10,
+    num_clients=10,
     rounds=3,
     fraction=0.5,
     local_epochs=1,
@@ -122,7 +123,7 @@ def test_address_that_is_not_ray_is_a_clear_error(monkeypatch):
     server.bind(("127.0.0.1", 0))
     server.listen()
     address = f"127.0.0.1:{server.getsockname()[1]}"
-    monkeypatch.setattr(ray_launcher, "PROBE_TIMEOUT_S", 4.0)
+    monkeypatch.setattr(ray_cluster, "PROBE_TIMEOUT_S", 4.0)
     try:
         with pytest.raises(ray_launcher.RayLauncherError) as caught:
             ray_launcher.ensure_ray(address)
@@ -177,7 +178,7 @@ def test_stop_ray_leaves_no_process(ray_head, ray_rounds):
     """stop_ray stops the head and every process under it."""
     from workbench.federated.launchers.deployment import _alive, _descendants
 
-    head = ray_launcher._HEAD
+    head = ray_cluster._HEAD
     assert head is not None
     pids = [head.process.pid, *_descendants(head.process.pid)]
     ray_launcher.stop_ray()

@@ -7,10 +7,11 @@ import shutil
 
 import pytest
 
-from widgets.federated_dashboard import FederatedDashboard, saved_result
+from widgets.federated_dashboard import FederatedDashboard
 from workbench import runs
 from workbench.federated.config import FedConfig
 from workbench.federated.plots import BASELINE_GID
+from workbench.federated.result import FedResult
 from workbench.federated.runner import run_federated
 from workbench.samples.runs import SampleSettings, ensure_sample_runs
 
@@ -26,7 +27,7 @@ def fed_runs(tmp_path_factory):
     """The sample federated run, then a smaller one (the newest), and a run of another kind."""
     runs_dir = tmp_path_factory.mktemp("fed-dashboard") / "runs"
     (sample,) = ensure_sample_runs(runs_dir, kinds=("federated",))
-    small = run_federated(FedConfig(clients=10, rounds=2), runs_dir=runs_dir, progress=False)
+    small = run_federated(FedConfig(num_clients=10, rounds=2), runs_dir=runs_dir, progress=False)
     with runs.start_run("bench", {"model": "tiny-bert"}, runs_dir=runs_dir) as other:
         other.set_summary(model="tiny-bert")
     return runs_dir, small.run_id, sample, other.id
@@ -46,7 +47,7 @@ def test_the_newest_federated_run_is_shown_with_its_settings_on_the_knobs(fed_ru
 
     assert [value for _, value in board.run.options] == [small, sample]
     assert board.run.value == small
-    knobs = (board.strategy, board.partition, board.alpha, board.deadline, board.dp_noise)
+    knobs = (board.strategy, board.partition, board.alpha, board.deadline_s, board.dp_noise)
     assert [k.value for k in knobs] == ["fedavg", "iid", 0.5, 0.0, 0.0]
     board.run.value = sample
     sample_config = SampleSettings().federated
@@ -113,11 +114,11 @@ def test_a_refused_variation_is_explained_and_the_saved_run_stays(dashboard):
 def test_saved_settings_button_puts_the_knobs_back(dashboard):
     """After changing knobs, Saved settings restores the run's values."""
     dashboard.strategy.value = "krum"
-    dashboard.deadline.value = 0.0
+    dashboard.deadline_s.value = 0.0
 
     dashboard.reset_button.click()
 
-    assert (dashboard.strategy.value, dashboard.deadline.value) == ("fedavg", 15.0)
+    assert (dashboard.strategy.value, dashboard.deadline_s.value) == ("fedavg", 15.0)
 
 
 def test_reruns_are_saved_when_asked(fed_runs):
@@ -194,19 +195,19 @@ def test_an_empty_runs_folder_without_samples_explains_how_to_make_one(tmp_path)
 
 
 def test_a_saved_run_reads_back_as_the_result_it_was(fed_runs):
-    """saved_result gives the saved settings, rounds, label counts, baseline and summary."""
+    """FedResult.from_run gives the saved settings, rounds, label counts, baseline and summary."""
     runs_dir, small, _, other = fed_runs
     run = runs.load_run(small, runs_dir)
 
-    result = saved_result(run)
+    result = FedResult.from_run(run)
 
-    assert result.config == FedConfig(clients=10, rounds=2)
+    assert result.config == FedConfig(num_clients=10, rounds=2)
     assert result.final_accuracy == run.summary["final_accuracy"]
     assert result.baseline["accuracy"] == run.summary["baseline_accuracy"]
     assert result.label_distribution.shape == (10, 10)
-    assert list(result.label_distribution.columns[:2]) == ["0", "1"]
+    assert list(result.label_distribution.columns[:2]) == [0, 1]
     with pytest.raises(Exception, match="not a federated simulation"):
-        saved_result(runs.load_run(other, runs_dir))
+        FedResult.from_run(runs.load_run(other, runs_dir))
 
 
 def test_background_load_finishes_on_its_thread(fed_runs):

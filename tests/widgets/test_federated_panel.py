@@ -16,7 +16,7 @@ from workbench.federated.config import FedConfig
 from workbench.federated.fleet import load_tiers, tiers_table
 
 # Small and quick: 20 clients, 4 asked per round, one local epoch.
-SMALL = FedConfig(clients=20, rounds=3, fraction=0.2, local_epochs=1)
+SMALL = FedConfig(num_clients=20, rounds=3, fraction=0.2, local_epochs=1)
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def test_empty_dirichlet_client_is_explained_and_the_last_run_stays(ran):
     """A tiny alpha over many clients names the empty clients; the charts keep the last run."""
     panel, result, _ = ran
     before = bytes(panel.curve_plot.value)
-    panel.partition.value, panel.alpha.value, panel.clients.value = "dirichlet", 0.001, 400
+    panel.partition.value, panel.alpha.value, panel.num_clients.value = "dirichlet", 0.001, 400
     try:
         assert panel.run() is None
 
@@ -114,13 +114,13 @@ def test_empty_dirichlet_client_is_explained_and_the_last_run_stays(ran):
         assert "Central baseline" in panel.summary.value
         assert not panel.run_button.disabled
     finally:
-        panel.partition.value, panel.clients.value = "iid", SMALL.clients
+        panel.partition.value, panel.num_clients.value = "iid", SMALL.num_clients
 
 
 def test_deadline_no_client_can_meet_is_explained(ran):
     """A deadline of 1 ms is refused with the fastest client's time and the fix."""
     panel, result, _ = ran
-    panel.deadline.value = 0.001
+    panel.deadline_s.value = 0.001
     try:
         panel.run_button.click()
 
@@ -129,13 +129,13 @@ def test_deadline_no_client_can_meet_is_explained(ran):
         assert "Raise the deadline" in panel.status.value
         assert panel.result is result
     finally:
-        panel.deadline.value = 0.0
+        panel.deadline_s.value = 0.0
 
 
 def test_every_client_failing_is_explained_in_the_panel():
     """When every client raises, the panel says so in one paragraph and keeps its button."""
     panel = FederatedPanel(
-        SMALL.replace(clients=5, rounds=1, fraction=1.0, faulty_clients=tuple(range(5))),
+        SMALL.replace(num_clients=5, rounds=1, fraction=1.0, faulty_clients=tuple(range(5))),
         save=False,
     )
 
@@ -177,7 +177,7 @@ def test_controls_map_onto_the_config():
     panel = FederatedPanel(SMALL, save=False)
     assert panel.config().deadline_s is None
 
-    panel.deadline.value = 2.5
+    panel.deadline_s.value = 2.5
     panel.strategy.value = "fedprox"
     panel.dp_noise.value = 0.5
     panel.seed.value = 7

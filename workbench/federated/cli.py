@@ -7,49 +7,17 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from typing import Any
 
-from workbench.federated.config import (
-    FIELD_HELP,
-    PARTITIONS,
-    SIMULATION_LAUNCHERS,
-    STRATEGIES,
-    TASKS,
-)
-from workbench.kit.cli import check_writable, json_ready
+from workbench.federated.config import FedConfig
+from workbench.kit.cli import add_config_flags, check_writable, config_values, json_ready
 from workbench.kit.errors import InvalidInputError
 
-# flag -> (FedConfig field, type). Flags left out keep the config file's value or the default.
-FLAGS: dict[str, tuple[str, Any]] = {
-    "--task": ("task", str),
-    "--model": ("model", str),
-    "--clients": ("clients", int),
-    "--rounds": ("rounds", int),
-    "--fraction": ("fraction", float),
-    "--strategy": ("strategy", str),
-    "--partition": ("partition", str),
-    "--alpha": ("alpha", float),
-    "--classes-per-client": ("classes_per_client", int),
-    "--local-epochs": ("local_epochs", int),
-    "--batch-size": ("batch_size", int),
-    "--lr": ("lr", float),
-    "--proximal-mu": ("proximal_mu", float),
-    "--deadline": ("deadline_s", float),
-    "--dp-noise": ("dp_noise", float),
-    "--dp-clip": ("dp_clip", float),
-    "--difficulty": ("difficulty", float),
-    "--launcher": ("launcher", str),
-    "--ray-address": ("ray_address", str),
-    "--seed": ("seed", int),
-}
-CHOICES = {
-    "--task": TASKS,
-    "--strategy": STRATEGIES,
-    "--partition": PARTITIONS,
-    "--launcher": SIMULATION_LAUNCHERS,
-}
+# device_mix takes tier=share pairs, parsed here; every other field is a flag of its own.
+FLAG_FIELDS = [f.name for f in dataclasses.fields(FedConfig) if f.name != "device_mix"]
 
 
 def add_parser(commands: Any) -> None:
@@ -64,21 +32,10 @@ def add_parser(commands: Any) -> None:
         "file with a [federated] table), then the flags; anything unset keeps its default.",
     )
     run.add_argument("--config", help="TOML file with a [federated] table of settings")
-    for flag, (name, kind) in FLAGS.items():
-        run.add_argument(
-            flag,
-            dest=name,
-            type=kind,
-            default=None,
-            choices=CHOICES.get(flag),
-            help=FIELD_HELP[name],
-        )
+    add_config_flags(run, FedConfig, FLAG_FIELDS)
     run.add_argument(
         "--device-mix",
         help="shares per device tier, e.g. phone-high=0.5,laptop=0.5 (see `workbench fed tiers`)",
-    )
-    run.add_argument(
-        "--faulty", help="client ids whose ClientApp raises, e.g. 3,7 (to see failures)"
     )
     run.add_argument(
         "--no-baseline", action="store_true", help="skip the centrally trained baseline"
@@ -95,17 +52,11 @@ def add_parser(commands: Any) -> None:
     tiers.set_defaults(handler=_tiers)
 
 
-def config_from_args(args: argparse.Namespace):
-    """The FedConfig that --config plus the flags describe."""
-    from workbench.federated.config import FedConfig
-
-    overrides = {
-        name: getattr(args, name) for name, _ in FLAGS.values() if getattr(args, name) is not None
-    }
+def config_from_args(args: argparse.Namespace) -> FedConfig:
+    """The FedConfig that --config plus the flags describe (``--deadline 0``: no deadline)."""
+    overrides = config_values(args, FedConfig)
     if args.device_mix:
         overrides["device_mix"] = _parse_mix(args.device_mix)
-    if args.faulty:
-        overrides["faulty_clients"] = _parse_ids(args.faulty)
     if overrides.get("deadline_s") == 0:
         overrides["deadline_s"] = None
     if args.config:
@@ -127,15 +78,6 @@ def _parse_mix(text: str) -> dict[str, float]:
                 "phone-high=0.5,laptop=0.5 (`workbench fed tiers` lists the tiers)."
             ) from None
     return mix
-
-
-def _parse_ids(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise InvalidInputError(
-            f"--faulty {text!r}: give client ids separated by commas, e.g. 3,7."
-        ) from None
 
 
 def _run(args: argparse.Namespace) -> None:

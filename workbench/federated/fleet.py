@@ -232,7 +232,7 @@ class Fleet:
         names = sorted(shares)
         p = np.array([shares[n] for n in names], dtype=float)
         rng = np.random.default_rng([config.seed, 0xF1EE7])
-        picks = rng.choice(len(names), size=config.clients, p=p / p.sum())
+        picks = rng.choice(len(names), size=config.num_clients, p=p / p.sum())
         self.client_tiers: tuple[str, ...] = tuple(names[i] for i in picks)
 
     def _shares(self, mix: Mapping[str, float]) -> dict[str, float]:
@@ -242,14 +242,14 @@ class Fleet:
             unknown = sorted(set(mix) - set(self.tiers))
             if unknown:
                 raise InvalidInputError(
-                    f"Federated setting 'device_mix' names unknown tier(s) {', '.join(unknown)}; "
+                    f"`device_mix` names unknown tier(s) {', '.join(unknown)}; "
                     f"the tiers are {', '.join(sorted(self.tiers))} (data/federated/device_tiers.toml)."
                 )
             shares = dict(mix)
         shares = {name: float(share) for name, share in shares.items() if share > 0}
         if not shares:
             raise InvalidInputError(
-                "Federated setting 'device_mix' gives every tier a share of 0; give at least one "
+                "`device_mix` gives every tier a share of 0; give at least one "
                 "tier a positive share."
             )
         return shares
@@ -263,12 +263,12 @@ class Fleet:
     def plan_round(self, server_round: int, clock_s: float) -> RoundPlan:
         """Who is online at ``clock_s``, who the server asks, who will drop out."""
         rng = np.random.default_rng([self.config.seed, server_round, 0xA7A1])
-        online_draw = rng.random(self.config.clients)
-        drop_draw = rng.random(self.config.clients)
+        online_draw = rng.random(self.config.num_clients)
+        drop_draw = rng.random(self.config.num_clients)
         hour = self.hour_of_day(clock_s)
         available = [
             c
-            for c in range(self.config.clients)
+            for c in range(self.config.num_clients)
             if self.tier(c).online_at(hour) and online_draw[c] < self.tier(c).availability
         ]
         k = min(self.config.clients_per_round, len(available))
@@ -310,7 +310,7 @@ class Fleet:
                 best, best_client = t, client
         if best > deadline:
             raise InvalidInputError(
-                f"Federated setting 'deadline_s' = {deadline:g} s cannot be met by any client: the "
+                f"`deadline_s` = {deadline:g} s cannot be met by any client: the "
                 f"fastest, client {best_client} ({self.client_tiers[best_client]}), needs {best:.2f} s "
                 f"to start, download, train {self.config.local_epochs} epoch(s) and upload. Raise the "
                 f"deadline above {best:.2f} s, train fewer local epochs, or leave it empty."

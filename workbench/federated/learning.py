@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from workbench.kit import checks
 from workbench.kit.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -53,13 +54,10 @@ def build_model(
             f"`kind` (the model) must be one of {', '.join(MODELS)}; got {kind!r}. logreg is a "
             "single linear layer, mlp adds one hidden layer."
         )
-    for field, value in (("num_features", num_features), ("num_classes", num_classes)):
-        if not _is_int(value) or value < 1:
-            raise InvalidInputError(f"`{field}` must be an integer >= 1, got {value!r}.")
-    if num_classes < 2:
-        raise InvalidInputError(f"`num_classes` must be >= 2 for a classifier, got {num_classes}.")
-    if kind == "mlp" and (not _is_int(hidden) or hidden < 1):
-        raise InvalidInputError(f"`hidden` (MLP hidden units) must be >= 1, got {hidden!r}.")
+    checks.whole("num_features", num_features, 1)
+    checks.whole("num_classes", num_classes, 2, fix="A classifier needs at least 2 classes.")
+    if kind == "mlp":
+        checks.whole("hidden", hidden, 1, fix="It is the number of MLP hidden units.")
     generator = torch.Generator().manual_seed(_seed(seed))
     if kind == "logreg":
         return nn.Sequential(_linear(num_features, num_classes, generator))
@@ -123,7 +121,7 @@ def _single_thread(fn):
 
     These models hold a few thousand weights: torch's thread pool costs more than it gains on
     them, and far more on a busy machine (7-13x slower on 2 threads under load; see
-    bench/bench_fed.py).
+    benchmarks/bench_fed.py).
     """
 
     @functools.wraps(fn)
@@ -183,34 +181,12 @@ def train_local(
         proximal term; NaN when ``x`` is empty), ``num_examples``: ``len(x)``, ``steps``: SGD
         steps taken.
     """
-    _check_training_args(epochs, batch_size, lr, seed)
-    if not _is_real(proximal_mu) or proximal_mu < 0:
-        raise InvalidInputError(
-            f"`proximal_mu` must be a finite number >= 0, got {proximal_mu!r}; 0 turns the "
-            "FedProx term off, 0.01 to 1 are usual values."
-        )
+    _check_training_args(epochs, batch_size, lr, seed, proximal_mu)
     features, targets = _tensors(x, y, model)
     n = len(targets)
     if n == 0:
         return {"loss": float("nan"), "num_examples": 0, "steps": 0}
-    params = list(model.parameters())
-    anchors = None
-    if proximal_mu > 0:
-        source = get_weights(model) if global_weights is None else list(global_weights)
-        if len(source) != len(params):
-            raise InvalidInputError(
-                f"`global_weights` has {len(source)} arrays but the model has {len(params)}; "
-                "pass the weights the server sent (get_weights of the global model)."
-            )
-        anchors = [
-            torch.tensor(np.asarray(w), dtype=p.dtype) for w, p in zip(source, params, strict=True)
-        ]
-        for anchor, param in zip(anchors, params, strict=True):
-            if anchor.shape != param.shape:
-                raise InvalidInputError(
-                    f"`global_weights` holds an array of shape {tuple(anchor.shape)} where the "
-                    f"model has {tuple(param.shape)}; pass the global model's own weights."
-                )
+    anchors = _anchors(model, global_weights) if proximal_mu > 0 else None
     generator = torch.Generator().manual_seed(_seed(seed))
     model.train()
     total_loss, steps = 0.0, 0
@@ -218,20 +194,55 @@ def train_local(
         order = torch.randperm(n, generator=generator)
         for start in range(0, n, batch_size):
             batch = order[start : start + batch_size]
-            data_loss = F.cross_entropy(model(features[batch]), targets[batch])
-            loss = data_loss
-            if anchors is not None:
-                proximal = sum(((p - a) ** 2).sum() for p, a in zip(params, anchors, strict=True))
-                loss = data_loss + 0.5 * proximal_mu * proximal
-            for param in params:
-                param.grad = None
-            loss.backward()
-            with torch.no_grad():
-                for param in params:
-                    param.add_(param.grad, alpha=-lr)
-            total_loss += data_loss.item() * len(batch)
+            data_loss = _sgd_step(model, features[batch], targets[batch], lr, anchors, proximal_mu)
+            total_loss += data_loss * len(batch)
             steps += 1
     return {"loss": total_loss / (n * epochs), "num_examples": n, "steps": steps}
+
+
+def _sgd_step(
+    model: nn.Module,
+    features: torch.Tensor,
+    targets: torch.Tensor,
+    lr: float,
+    anchors: list[torch.Tensor] | None,
+    proximal_mu: float,
+) -> float:
+    """One plain SGD step on one batch; returns the batch's mean cross-entropy (no proximal term)."""
+    params = list(model.parameters())
+    data_loss = F.cross_entropy(model(features), targets)
+    loss = data_loss
+    if anchors is not None:
+        proximal = sum(((p - a) ** 2).sum() for p, a in zip(params, anchors, strict=True))
+        loss = data_loss + 0.5 * proximal_mu * proximal
+    for param in params:
+        param.grad = None
+    loss.backward()
+    with torch.no_grad():
+        for param in params:
+            param.add_(param.grad, alpha=-lr)
+    return data_loss.item()
+
+
+def _anchors(model: nn.Module, global_weights: list[np.ndarray] | None) -> list[torch.Tensor]:
+    """The ``w_global`` tensors of the proximal term, one per parameter, checked against them."""
+    params = list(model.parameters())
+    source = get_weights(model) if global_weights is None else list(global_weights)
+    if len(source) != len(params):
+        raise InvalidInputError(
+            f"`global_weights` has {len(source)} arrays but the model has {len(params)}; "
+            "pass the weights the server sent (get_weights of the global model)."
+        )
+    anchors = [
+        torch.tensor(np.asarray(w), dtype=p.dtype) for w, p in zip(source, params, strict=True)
+    ]
+    for anchor, param in zip(anchors, params, strict=True):
+        if anchor.shape != param.shape:
+            raise InvalidInputError(
+                f"`global_weights` holds an array of shape {tuple(anchor.shape)} where the "
+                f"model has {tuple(param.shape)}; pass the global model's own weights."
+            )
+    return anchors
 
 
 @_single_thread
@@ -281,38 +292,25 @@ def train_central(
     return {"accuracy": final["accuracy"], "loss": final["loss"], "history": history}
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _is_real(value: object) -> bool:
-    """A finite int or float (numpy scalars included), not a bool."""
-    return (
-        isinstance(value, (int, float, np.integer, np.floating))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    )
-
-
 def _seed(seed: object) -> int:
-    if not _is_int(seed) or not 0 <= seed < 2**63:
-        raise InvalidInputError(f"`seed` must be an integer >= 0, got {seed!r}; pass e.g. seed=0.")
-    return int(seed)
+    return int(checks.whole("seed", seed, 0, 2**63 - 1, fix="Pass e.g. seed=0."))
 
 
-def _check_training_args(epochs: object, batch_size: object, lr: object, seed: object) -> None:
-    if not _is_int(epochs) or epochs < 1:
-        raise InvalidInputError(
-            f"`epochs` (local passes over the data) must be an integer >= 1, got {epochs!r}."
-        )
-    if not _is_int(batch_size) or batch_size < 1:
-        raise InvalidInputError(f"`batch_size` must be an integer >= 1, got {batch_size!r}.")
-    if not _is_real(lr) or lr <= 0:
-        raise InvalidInputError(
-            f"`lr` (the SGD learning rate) must be a finite number > 0, got {lr!r}; 0.05 suits "
-            "these small models."
-        )
+def _check_training_args(
+    epochs: object, batch_size: object, lr: object, seed: object, proximal_mu: object = 0.0
+) -> None:
+    checks.whole("epochs", epochs, 1, fix="It is the number of local passes over the data.")
+    checks.whole("batch_size", batch_size, 1)
+    checks.number(
+        "lr", lr, low=0, low_open=True, fix="It is the SGD learning rate; 0.05 suits these models."
+    )
     _seed(seed)
+    checks.number(
+        "proximal_mu",
+        proximal_mu,
+        low=0,
+        fix="0 turns the FedProx term off, 0.01 to 1 are usual values.",
+    )
 
 
 def _tensors(x: np.ndarray, y: np.ndarray, model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:

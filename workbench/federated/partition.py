@@ -4,18 +4,18 @@ The splits come from flwr-datasets' partitioners, run on a small :class:`dataset
 here from the labels alone, so that the same partitioning code serves a simulation and a real
 deployment that loads its partition with flwr-datasets. What the partitioners reject, or a split
 that leaves a client with nothing, becomes one :class:`InvalidInputError` paragraph that says
-which field to change, by the name users set it under (``FedConfig``'s ``clients`` and
-``partition`` for this module's ``num_partitions`` and ``scheme``).
+which field to change, by the name users set it under (``FedConfig``'s ``partition`` for this
+module's ``scheme``).
 """
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np
 import pandas as pd
 
+from workbench.kit import checks
 from workbench.kit.errors import InvalidInputError
 
 SCHEMES = ("iid", "dirichlet", "pathological")
@@ -23,7 +23,7 @@ SCHEMES = ("iid", "dirichlet", "pathological")
 
 def partition_indices(
     labels: np.ndarray,
-    num_partitions: int,
+    num_clients: int,
     *,
     scheme: str = "iid",
     alpha: float = 0.5,
@@ -36,7 +36,7 @@ def partition_indices(
     ----------
     labels
         1-D integer class labels of the rows to share out.
-    num_partitions
+    num_clients
         How many clients.
     scheme
         ``"iid"``: a seeded shuffle cut into equal slices (sizes differ by at most one).
@@ -57,7 +57,7 @@ def partition_indices(
     Returns
     -------
     list of numpy.ndarray
-        ``num_partitions`` sorted int64 arrays of row indices into ``labels``; no row appears
+        ``num_clients`` sorted int64 arrays of row indices into ``labels``; no row appears
         twice, and for ``"iid"`` and ``"dirichlet"`` every row appears once.
 
     Raises
@@ -66,27 +66,33 @@ def partition_indices(
         For an argument outside its range, or a split that leaves some client with no rows.
     """
     labels = _check_labels(labels)
-    _check_args(labels, num_partitions, scheme, alpha, classes_per_client, seed)
-    import datasets
-
-    rng = np.random.default_rng(seed)
-    # IidPartitioner cuts contiguous shards: shuffle the rows first so that a shard is a sample.
-    order = rng.permutation(len(labels)) if scheme == "iid" else np.arange(len(labels))
-    dataset = datasets.Dataset.from_dict({"label": labels[order], "row": order})
-    partitioner = _partitioner(scheme, num_partitions, alpha, classes_per_client, seed)
-    partitioner.dataset = dataset
+    _check_args(labels, num_clients, scheme, alpha, classes_per_client, seed)
+    partitioner = _partitioner(scheme, num_clients, alpha, classes_per_client, seed)
     try:
-        with warnings.catch_warnings():
-            # Pathological warns about unused classes; the label distribution shows that.
-            warnings.simplefilter("ignore", UserWarning)
-            parts = [
-                np.sort(np.asarray(partitioner.load_partition(i)["row"], dtype=np.int64))
-                for i in range(num_partitions)
-            ]
+        parts = _split(partitioner, labels, num_clients, shuffle=scheme == "iid", seed=seed)
     except ValueError as exc:
-        raise _explain(exc, scheme, num_partitions, len(labels)) from exc
+        raise _explain(exc, scheme, num_clients, len(labels)) from exc
     _check_not_empty(parts, scheme, alpha, len(labels))
     return parts
+
+
+def _split(
+    partitioner, labels: np.ndarray, num_clients: int, *, shuffle: bool, seed: int
+) -> list[np.ndarray]:
+    """Each client's sorted row indices, as the flwr-datasets ``partitioner`` deals them out."""
+    import datasets
+
+    # IidPartitioner cuts contiguous shards: shuffle the rows first so that a shard is a sample.
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(labels)) if shuffle else np.arange(len(labels))
+    partitioner.dataset = datasets.Dataset.from_dict({"label": labels[order], "row": order})
+    with warnings.catch_warnings():
+        # Pathological warns about unused classes; the label distribution shows that.
+        warnings.simplefilter("ignore", UserWarning)
+        return [
+            np.sort(np.asarray(partitioner.load_partition(i)["row"], dtype=np.int64))
+            for i in range(num_clients)
+        ]
 
 
 def label_distribution(
@@ -109,9 +115,8 @@ def label_distribution(
         One row per client (index named ``client``), one int column per class ``0..C-1``.
     """
     labels = _check_labels(labels)
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
-        raise InvalidInputError(f"`num_classes` must be an integer >= 1, got {num_classes!r}.")
-    if num_classes < 1 or (labels.size and labels.max() >= num_classes):
+    checks.whole("num_classes", num_classes, 1, fix="Pass the task's num_classes.")
+    if labels.size and labels.max() >= num_classes:
         raise InvalidInputError(
             f"`num_classes` must be >= 1 and greater than every label (largest label "
             f"{int(labels.max()) if labels.size else 'none'}), got {num_classes}; pass the "
@@ -142,59 +147,51 @@ def _check_labels(labels: np.ndarray) -> np.ndarray:
     return array.astype(np.int64, copy=False)
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
 def _check_args(
     labels: np.ndarray,
-    num_partitions: object,
+    num_clients: object,
     scheme: object,
     alpha: object,
     classes_per_client: object,
     seed: object,
 ) -> None:
-    if not _is_int(num_partitions) or num_partitions < 1:
-        raise InvalidInputError(
-            f"`clients` (the number of clients) must be an integer >= 1, got "
-            f"{num_partitions!r}; pass e.g. 10."
-        )
-    if scheme not in SCHEMES:
-        raise InvalidInputError(
-            f"`partition` must be one of {', '.join(SCHEMES)}; got {scheme!r}. Use iid for "
-            "evenly shuffled data, dirichlet (with alpha) for label skew, pathological (with "
-            "classes_per_client) for k classes per client."
-        )
-    if not _is_int(seed) or not 0 <= seed < 2**32:
-        raise InvalidInputError(
-            f"`seed` must be an integer from 0 to 2**32 - 1, got {seed!r}; pass e.g. seed=0."
-        )
-    if num_partitions > len(labels):
-        raise InvalidInputError(
-            f"`clients` is {num_partitions} but there are only {len(labels)} samples, "
-            f"so some clients would get no data; use at most {len(labels)} clients."
+    checks.whole("num_clients", num_clients, 1, fix="Pass e.g. 10.")
+    checks.choice(
+        "partition",
+        scheme,
+        SCHEMES,
+        fix="Use iid for evenly shuffled data, dirichlet (with alpha) for label skew, "
+        "pathological (with classes_per_client) for k classes per client.",
+    )
+    checks.whole("seed", seed, 0, 2**32 - 1, fix="Pass e.g. seed=0.")
+    if num_clients > len(labels):
+        raise checks.invalid(
+            "num_clients",
+            num_clients,
+            f"at most the {len(labels)} samples, or some clients would get no data",
+            fix=f"Use at most {len(labels)} clients.",
         )
     if scheme == "dirichlet":
-        real = isinstance(alpha, (int, float, np.integer, np.floating)) and not isinstance(
-            alpha, bool
+        checks.number(
+            "alpha",
+            alpha,
+            low=0,
+            low_open=True,
+            fix="Small values (0.1) give each client few classes, large values (100) approach "
+            "IID; 0.5 is a common middle.",
         )
-        if not real or not math.isfinite(alpha) or alpha <= 0:
-            raise InvalidInputError(
-                f"`alpha` must be a finite number > 0, got {alpha!r}: small values (0.1) give "
-                "each client few classes, large values (100) approach IID; 0.5 is a common "
-                "middle."
-            )
     if scheme == "pathological":
         present = len(np.unique(labels))
-        if not _is_int(classes_per_client) or not 1 <= classes_per_client <= present:
-            raise InvalidInputError(
-                f"`classes_per_client` must be an integer from 1 to {present} (the number of "
-                f"classes in the data), got {classes_per_client!r}; 2 is the usual "
-                "pathological split."
-            )
+        checks.whole(
+            "classes_per_client",
+            classes_per_client,
+            1,
+            present,
+            fix=f"There are {present} classes in the data; 2 is the usual pathological split.",
+        )
 
 
-def _partitioner(scheme: str, num_partitions: int, alpha: float, k: int, seed: int):
+def _partitioner(scheme: str, num_clients: int, alpha: float, k: int, seed: int):
     from flwr_datasets.partitioner import (
         DirichletPartitioner,
         IidPartitioner,
@@ -202,12 +199,12 @@ def _partitioner(scheme: str, num_partitions: int, alpha: float, k: int, seed: i
     )
 
     if scheme == "iid":
-        return IidPartitioner(num_partitions=int(num_partitions))
+        return IidPartitioner(num_partitions=int(num_clients))
     if scheme == "dirichlet":
         # min_partition_size=0: one draw; an empty client is reported by us, with the fix,
         # instead of Flower silently redrawing up to ten times and then raising.
         return DirichletPartitioner(
-            num_partitions=int(num_partitions),
+            num_partitions=int(num_clients),
             partition_by="label",
             alpha=float(alpha),
             min_partition_size=0,
@@ -216,7 +213,7 @@ def _partitioner(scheme: str, num_partitions: int, alpha: float, k: int, seed: i
             seed=int(seed),
         )
     return PathologicalPartitioner(
-        num_partitions=int(num_partitions),
+        num_partitions=int(num_clients),
         partition_by="label",
         num_classes_per_partition=int(k),
         class_assignment_mode="first-deterministic",
@@ -225,18 +222,18 @@ def _partitioner(scheme: str, num_partitions: int, alpha: float, k: int, seed: i
     )
 
 
-def _explain(exc: ValueError, scheme: str, num_partitions: int, num_samples: int) -> Exception:
+def _explain(exc: ValueError, scheme: str, num_clients: int, num_samples: int) -> Exception:
     """One of our paragraphs for a ValueError a flwr-datasets partitioner raised."""
     message = str(exc)
     if "is needed to be assigned to more partitions" in message:
         return InvalidInputError(
-            f"The pathological split of {num_samples} samples among {num_partitions} clients "
+            f"The pathological split of {num_samples} samples among {num_clients} clients "
             f"needs some class on more clients than it has samples ({message.split('. ')[0]}). "
-            "Lower `clients` or `classes_per_client`, or use partition dirichlet or iid."
+            "Lower `num_clients` or `classes_per_client`, or use partition dirichlet or iid."
         )
     return InvalidInputError(
-        f"The {scheme} split of {num_samples} samples among {num_partitions} clients failed: "
-        f"{message} Check `clients` and the scheme's settings (alpha, "
+        f"The {scheme} split of {num_samples} samples among {num_clients} clients failed: "
+        f"{message} Check `num_clients` and the scheme's settings (alpha, "
         "classes_per_client), or use scheme iid."
     )
 
@@ -249,9 +246,9 @@ def _check_not_empty(parts: list[np.ndarray], scheme: str, alpha: float, num_sam
         f" and {len(empty) - 10} more" if len(empty) > 10 else ""
     )
     fix = (
-        f"use fewer `clients`, a larger `alpha` (now {alpha:g}), or `partition` iid"
+        f"use fewer `num_clients`, a larger `alpha` (now {alpha:g}), or `partition` iid"
         if scheme == "dirichlet"
-        else "use fewer `clients` or `partition` iid"
+        else "use fewer `num_clients` or `partition` iid"
     )
     raise InvalidInputError(
         f"The {scheme} split of {num_samples} samples among {len(parts)} clients left "

@@ -10,7 +10,6 @@ of a :class:`~workbench.federated.runner.FedResult`: ``rounds`` (one row per rou
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 
 import numpy as np
@@ -18,6 +17,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+from workbench.kit.charts import to_png as to_png  # the panels call plots.to_png
 
 BASELINE_GID = "central-baseline"
 OUTCOME_COLORS = {
@@ -44,20 +45,18 @@ def figure(ncols: int = 1, *, width: float | None = None, height: float = 3.2):
     return fig, list(axes)
 
 
-def to_png(chart: Figure | Axes, dpi: int = 100) -> bytes:
-    """A chart (an Axes' whole figure, or a Figure) as PNG bytes."""
-    fig = chart.figure if isinstance(chart, Axes) else chart
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    return buffer.getvalue()
-
-
 def time_unit(seconds: float) -> tuple[str, float]:
     """The unit that shows ``seconds`` readably: ``("h", 3600)`` from 2 hours, then min, then s."""
     for name, scale in _TIME_UNITS:
         if seconds >= 2 * scale:
             return name, scale
     return "s", 1.0
+
+
+def duration_text(seconds: float) -> str:
+    """``seconds`` in the unit :func:`time_unit` picks, to 3 digits: ``"12.5 min"``."""
+    name, scale = time_unit(float(seconds))
+    return f"{seconds / scale:.3g} {name}"
 
 
 def accuracy_by_round(

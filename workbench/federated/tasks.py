@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench.kit import checks
 from workbench.kit.errors import InvalidInputError, WorkbenchError
 from workbench.kit.files import atomic_write_bytes
 from workbench.kit.paths import cache_dir, data_dir
@@ -139,33 +140,29 @@ def text_cache_path() -> Path:
 
 
 def _check_args(name: object, seed: object, difficulty: object, test_fraction: object) -> None:
-    if name not in TASKS:
-        raise InvalidInputError(
-            f"`task` must be one of {', '.join(TASKS)}; got {name!r}. Pick one of those names "
-            "(digits is real handwritten data, synthetic has a difficulty knob, text classifies "
-            "support messages on minilm embeddings)."
-        )
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
-        raise InvalidInputError(
-            f"`seed` must be an integer from 0 to 2**32 - 1, got {seed!r}; pass e.g. seed=0."
-        )
-    if not _is_real(difficulty) or not 0.0 <= difficulty <= 1.0:
-        raise InvalidInputError(
-            f"`difficulty` must be a number from 0 (well separated classes) to 1 (heavily "
-            f"overlapping, noisy labels), got {difficulty!r}."
-        )
-    if not _is_real(test_fraction) or not 0.0 < test_fraction < 1.0:
-        raise InvalidInputError(
-            f"`test_fraction` must be a number strictly between 0 and 1, got {test_fraction!r}; "
-            "0.25 holds out a quarter of the samples for testing."
-        )
-
-
-def _is_real(value: object) -> bool:
-    return (
-        isinstance(value, (int, float, np.integer, np.floating))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
+    checks.choice(
+        "task",
+        name,
+        TASKS,
+        fix="digits is real handwritten data, synthetic has a difficulty knob, text classifies "
+        "support messages on minilm embeddings.",
+    )
+    checks.whole("seed", seed, 0, 2**32 - 1, fix="Pass e.g. seed=0.")
+    checks.number(
+        "difficulty",
+        difficulty,
+        low=0,
+        high=1,
+        fix="0 gives well separated classes, 1 heavily overlapping, noisy labels.",
+    )
+    checks.number(
+        "test_fraction",
+        test_fraction,
+        low=0,
+        high=1,
+        low_open=True,
+        high_open=True,
+        fix="0.25 holds out a quarter of the samples for testing.",
     )
 
 

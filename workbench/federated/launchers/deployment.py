@@ -36,6 +36,7 @@ from typing import Any
 
 from workbench import runs as run_store
 from workbench.federated.config import FedConfig
+from workbench.kit import checks
 from workbench.kit.errors import WorkbenchError
 
 APP_NAME = "workbench-federated"
@@ -66,20 +67,20 @@ class DeploymentError(WorkbenchError):
 
 def app_dir() -> Path:
     """The Flower app folder shipped in the package (defaults from ``FedConfig()``)."""
-    return Path(__file__).resolve().parent / "flower_app"
+    return Path(__file__).resolve().parent.parent / "flower_app"
 
 
 def app_pyproject(config: FedConfig | None = None) -> str:
     """The app's ``pyproject.toml``: components, and ``config`` as the run config's defaults.
 
-    The run config is flat (:meth:`FedConfig.to_flower`); ``flwr run -c "clients=2 rounds=3"``
+    The run config is flat (:meth:`FedConfig.to_flower`); ``flwr run -c "num_clients=2 rounds=3"``
     overrides any key.
     """
     config = config if config is not None else FedConfig()
     lines = [
         "# Written by workbench.federated.launchers.deployment.write_app: the federated workbench's",
         "# ServerApp and ClientApp as a Flower app for `flwr run`. The run config below holds the",
-        "# FedConfig defaults; override keys with `flwr run APP CONNECTION -c 'clients=2'`.",
+        "# FedConfig defaults; override keys with `flwr run APP CONNECTION -c 'num_clients=2'`.",
         "[build-system]",
         'requires = ["hatchling"]',
         'build-backend = "hatchling.build"',
@@ -154,7 +155,7 @@ class LocalFederation:
 
     address: str
     folder: Path
-    num_supernodes: int
+    num_clients: int  # one SuperNode per client
     env: dict[str, str]
     processes: list[subprocess.Popen] = field(default_factory=list)
     logs: dict[str, Path] = field(default_factory=dict)
@@ -197,7 +198,7 @@ class LocalFederation:
         ----------
         config
             The experiment; it goes to the run config as overrides of the app's defaults.
-            ``config.clients`` must equal the number of SuperNodes.
+            ``config.num_clients`` must equal the number of SuperNodes.
         app
             The app folder (default: the packaged one).
         timeout_s
@@ -208,13 +209,28 @@ class LocalFederation:
         DeploymentError
             If ``flwr run`` fails or does not finish in time; the message holds its output.
         """
-        config = config if config is not None else FedConfig(clients=self.num_supernodes)
-        if config.clients != self.num_supernodes:
+        config = config if config is not None else FedConfig(num_clients=self.num_clients)
+        if config.num_clients != self.num_clients:
             raise DeploymentError(
-                f"Federated setting 'clients' = {config.clients} but this federation has "
-                f"{self.num_supernodes} SuperNodes, one per partition; set clients to "
-                f"{self.num_supernodes} or start as many SuperNodes as clients."
+                f"`num_clients` = {config.num_clients} but this federation has "
+                f"{self.num_clients} SuperNodes, one per partition; set num_clients to "
+                f"{self.num_clients} or start as many SuperNodes as clients."
             )
+        output = self._submit(config, app, timeout_s)
+        run_id = _run_id(output)
+        # The stream ends the same way whether the ServerApp finished or raised: ask the SuperLink.
+        status = {str(r.get("run-id")): r.get("status", "") for r in self.runs()}.get(str(run_id))
+        if status != "finished:completed":
+            raise DeploymentError(
+                f"Run {run_id} ended with status {status!r} on the SuperLink at {self.address}: "
+                f"{_last_error(output)}. The whole log is in this error's `output` (and "
+                f"`flwr log {run_id} {CONNECTION_NAME} --show` while the SuperLink runs).",
+                output,
+            )
+        return FlwrRun(run_id=run_id, output=output, status=status)
+
+    def _submit(self, config: FedConfig, app: str | Path | None, timeout_s: float) -> str:
+        """``flwr run --stream`` of ``config``; what it printed, once it has started a run."""
         args = ["run", str(app or app_dir()), CONNECTION_NAME, "--stream"]
         overrides = run_config_overrides(config)
         if overrides:
@@ -246,23 +262,13 @@ class LocalFederation:
                 f"Raise timeout_s or use fewer rounds. Output so far:\n{_tail(output)}",
                 output,
             ) from None
-        run_id = _run_id(output)
-        if process.returncode != 0 or run_id is None:
+        if process.returncode != 0 or _run_id(output) is None:
             raise DeploymentError(
                 f"`flwr run` failed (exit code {process.returncode}) against the SuperLink at "
                 f"{self.address}. Its output:\n{_tail(output)}",
                 output,
             )
-        # The stream ends the same way whether the ServerApp finished or raised: ask the SuperLink.
-        status = {str(r.get("run-id")): r.get("status", "") for r in self.runs()}.get(str(run_id))
-        if status != "finished:completed":
-            raise DeploymentError(
-                f"Run {run_id} ended with status {status!r} on the SuperLink at {self.address}: "
-                f"{_last_error(output)}. The whole log is in this error's `output` (and "
-                f"`flwr log {run_id} {CONNECTION_NAME} --show` while the SuperLink runs).",
-                output,
-            )
-        return FlwrRun(run_id=run_id, output=output, status=status)
+        return output
 
     def runs(self) -> list[dict[str, Any]]:
         """The SuperLink's runs as ``flwr ls --format json`` lists them."""
@@ -294,13 +300,13 @@ class LocalFederation:
 
 
 def start_local_federation(
-    num_supernodes: int = 2,
+    num_clients: int = 2,
     *,
     folder: str | Path | None = None,
     runs_dir: str | Path | None = None,
     startup_timeout_s: float = 60,
 ) -> LocalFederation:
-    """Start a SuperLink and ``num_supernodes`` SuperNodes on 127.0.0.1 (insecure, for teaching).
+    """Start a SuperLink and ``num_clients`` SuperNodes on 127.0.0.1 (insecure, for teaching).
 
     SuperNode ``i`` gets ``--node-config "partition-id=i num-partitions=N"``; every process has its
     own port and ``FLWR_HOME`` under ``folder`` (a new temporary folder by default), and its log in
@@ -309,19 +315,20 @@ def start_local_federation(
 
     Raises
     ------
+    InvalidInputError
+        If ``num_clients`` is not a whole number >= 1.
     DeploymentError
         If the SuperLink does not listen within ``startup_timeout_s`` or a process exits early;
         everything started so far is stopped first.
     """
-    if (
-        isinstance(num_supernodes, bool)
-        or not isinstance(num_supernodes, int)
-        or num_supernodes < 1
-    ):
-        raise DeploymentError(
-            f"num_supernodes must be a whole number >= 1, got {num_supernodes!r}; each SuperNode "
-            "holds one data partition, so start as many as the config's clients."
-        )
+    checks.whole(
+        "num_clients",
+        num_clients,
+        1,
+        owner="start_local_federation",
+        fix="Each SuperNode holds one data partition, so start as many as the config's "
+        "num_clients.",
+    )
     remove_folder = folder is None
     folder = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="wb-flwr-"))
     (folder / "logs").mkdir(parents=True, exist_ok=True)
@@ -333,54 +340,49 @@ def start_local_federation(
     federation = LocalFederation(
         address=f"{LOOPBACK}:{port}",
         folder=folder,
-        num_supernodes=num_supernodes,
+        num_clients=num_clients,
         env=env,
         remove_folder=remove_folder,
     )
     _write_cli_config(federation.cli_home, federation.address)
     try:
-        federation.processes.append(
-            _start(
-                federation,
-                "superlink",
-                [
-                    _tool("flower-superlink"),
-                    "--insecure",
-                    "--host",
-                    LOOPBACK,
-                    "--port",
-                    str(port),
-                    "--disable-runtime-dependency-installation",
-                ],
-            )
-        )
-        _wait_listening(federation, "superlink", port, startup_timeout_s)
-        for i in range(num_supernodes):
-            federation.processes.append(
-                _start(
-                    federation,
-                    f"supernode-{i}",
-                    [
-                        _tool("flower-supernode"),
-                        "--insecure",
-                        "--superlink",
-                        federation.address,
-                        "--host",
-                        LOOPBACK,
-                        "--port",
-                        str(_free_port()),
-                        "--node-config",
-                        f"partition-id={i} num-partitions={num_supernodes}",
-                    ],
-                )
-            )
-        time.sleep(0.5)
-        for name, process in zip(federation.logs, federation.processes, strict=True):
-            _check_alive(federation, name, process)
+        _start_processes(federation, port, startup_timeout_s)
     except BaseException:
         federation.stop()
         raise
     return federation
+
+
+def _start_processes(federation: LocalFederation, port: int, startup_timeout_s: float) -> None:
+    """The SuperLink, once it listens its SuperNodes, then a check that all are still up."""
+    superlink = [
+        _tool("flower-superlink"),
+        "--insecure",
+        "--host",
+        LOOPBACK,
+        "--port",
+        str(port),
+        "--disable-runtime-dependency-installation",
+    ]
+    federation.processes.append(_start(federation, "superlink", superlink))
+    _wait_listening(federation, "superlink", port, startup_timeout_s)
+    for i in range(federation.num_clients):
+        supernode = [
+            _tool("flower-supernode"),
+            "--insecure",
+            "--superlink",
+            federation.address,
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(_free_port()),
+            "--node-config",
+            f"partition-id={i} num-partitions={federation.num_clients}",
+        ]
+        federation.processes.append(_start(federation, f"supernode-{i}", supernode))
+    time.sleep(0.5)
+    for name, process in zip(federation.logs, federation.processes, strict=True):
+        _check_alive(federation, name, process)
 
 
 def _start(federation: LocalFederation, name: str, command: list[str]) -> subprocess.Popen:

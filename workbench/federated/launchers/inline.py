@@ -6,7 +6,7 @@ pulled. It is what makes a 100-client run start and finish in seconds inside a k
 
 It leans on a few flwr internals (``TaskIdentity``, message ids written into the metadata, the
 ``Error`` reply a raising ClientApp becomes), the same ones Flower's own in-memory runtime uses;
-``pyproject.toml`` pins flwr to a minor version and tests/test_fed_inline.py checks them.
+``pyproject.toml`` pins flwr to a minor version and tests/federated/test_fed_core.py checks them.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from flwr.serverapp import Grid, ServerApp
 from flwr.supercore.run import Run
 from flwr.supercore.task_identity import TaskIdentity
 
+from workbench.federated.config import FedConfig
+
 # Flower reserves node ids 0 and 1 (1 is the SuperLink itself); client nodes start above them.
 FIRST_NODE_ID = 1000
 _ONE_SERVER = threading.Lock()  # TaskIdentity is process-wide: one inline ServerApp at a time
@@ -31,18 +33,18 @@ _ONE_SERVER = threading.Lock()  # TaskIdentity is process-wide: one inline Serve
 class InlineGrid(Grid):
     """A Grid whose nodes are ClientApp calls in this process."""
 
-    def __init__(self, client_app: ClientApp, num_nodes: int, *, run_id: int = 1) -> None:
+    def __init__(self, client_app: ClientApp, num_clients: int, *, run_id: int = 1) -> None:
         self._client_app = client_app
         self._run = Run.create_empty(run_id)
         self._contexts = {
             FIRST_NODE_ID + i: Context(
                 run_id=run_id,
                 node_id=FIRST_NODE_ID + i,
-                node_config={"partition-id": i, "num-partitions": num_nodes},
+                node_config={"partition-id": i, "num-partitions": num_clients},
                 state=RecordDict(),
                 run_config={},
             )
-            for i in range(num_nodes)
+            for i in range(num_clients)
         }
         self._replies: dict[str, Message] = {}
 
@@ -93,9 +95,14 @@ class InlineGrid(Grid):
         return self.pull_messages(self.push_messages(messages))
 
 
-def run_inline(server_app: ServerApp, client_app: ClientApp, num_nodes: int) -> None:
-    """Run ``server_app`` against ``num_nodes`` inline client nodes, in this thread."""
-    grid = InlineGrid(client_app, num_nodes)
+def launch_inline(server_app: ServerApp, client_app: ClientApp, config: FedConfig) -> None:
+    """The inline launcher: ``config.num_clients`` client nodes in this thread."""
+    run_inline(server_app, client_app, config.num_clients)
+
+
+def run_inline(server_app: ServerApp, client_app: ClientApp, num_clients: int) -> None:
+    """Run ``server_app`` against ``num_clients`` inline client nodes, in this thread."""
+    grid = InlineGrid(client_app, num_clients)
     context = Context(
         run_id=grid.run.run_id,
         node_id=SUPERLINK_NODE_ID,
