@@ -29,7 +29,7 @@ from _report import print_machine, report_speedup
 from workbench.bench.quality import cosine_rows
 from workbench.bench.variants import VARIANTS
 from workbench.models import get_entry, load_model
-from workbench.samples.text import sample_prompts, sample_sentences
+from workbench.models.inputs import sample_prompts, sample_sentences
 
 BASELINE = "sentence-transformers"
 MIN_COSINE = 0.99

@@ -32,7 +32,7 @@ from transformers import GenerationConfig
 from workbench.bench import quality
 from workbench.bench.variants import VARIANTS
 from workbench.models import get_entry, load_model
-from workbench.samples.text import sample_prompts
+from workbench.models.inputs import sample_prompts
 
 MODEL = "smollm2-135m"
 BASELINE = "fp32 eager"

@@ -8,10 +8,13 @@ from typing import Any
 import ipywidgets as w
 import pandas as pd
 
+from widgets import forms
 from widgets.common import STYLE, error_html, status_html
 from workbench.bench import plots
-from workbench.bench.config import BenchConfig, MeasurePolicy, parse_int_list
+from workbench.bench.config import BenchConfig, MeasurePolicy, defaults_for
 from workbench.bench.variants import VARIANTS
+from workbench.kit.cli import parse_list
+from workbench.kit.fields import default_of, specs
 from workbench.models import load_catalog
 
 _TABLE_COLUMNS = [
@@ -19,10 +22,15 @@ _TABLE_COLUMNS = [
     "throughput_items_per_s", "tokens_per_s", "ttft_ms", "tpot_ms", "peak_rss_mb",
 ]  # fmt: skip
 _DRIFT_COLUMNS = ["variant", "cosine_mean", "cosine_min", "agreement", "first_divergence_min"]
+# The sweep's lists, typed as comma-separated text ("1,8"); they start at the config's defaults.
+_LIST_FIELDS = ("batch_sizes", "seq_lens", "threads")
 
 
 class BenchmarkPanel(w.VBox):
     """Measure a model's latency, throughput, memory and quality drift, and project it onto devices.
+
+    Every control behind a :class:`BenchConfig` or :class:`MeasurePolicy` field takes its label,
+    tooltip and starting value from the field (:mod:`widgets.forms`), as the CLI's flags do.
 
     Parameters
     ----------
@@ -36,28 +44,22 @@ class BenchmarkPanel(w.VBox):
         catalog = {a: e for a, e in load_catalog().items() if e.installed()}
         self.catalog = catalog
         self.runs_dir = runs_dir
+        fields = specs(BenchConfig)
         self.model = w.Dropdown(
             options=list(catalog),
             value=default_model if default_model in catalog else next(iter(catalog)),
-            description="Model",
+            description=fields["model"].label,
+            tooltip=fields["model"].help,
         )
-        self.variants = w.SelectMultiple(description="Variants", rows=5)
-        self.batch_sizes = w.Text(value="1,8", description="Batch sizes")
-        self.seq_lens = w.Text(
-            value="32",
-            description="Lengths",
-            tooltip=BenchConfig.__dataclass_fields__["seq_lens"].metadata["help"],
+        self.variants = w.SelectMultiple(
+            description=fields["variants"].label, tooltip=fields["variants"].help, rows=5
         )
-        self.threads = w.Text(value="2", description="Threads")
-        self.max_new_tokens = w.BoundedIntText(value=32, min=1, max=4096, description="New tokens")
-        self.min_iters = w.BoundedIntText(value=10, min=1, max=100_000, description="Min calls")
-        self.min_seconds = w.BoundedFloatText(
-            value=1.0,
-            min=0,
-            max=3600,
-            description="Min seconds",
-            style={"description_width": "90px"},
-        )
+        defaults = defaults_for(None)
+        lists = {n: forms.control(BenchConfig, n, value=_listed(defaults[n])) for n in _LIST_FIELDS}
+        self.batch_sizes, self.seq_lens, self.threads = lists.values()
+        self.max_new_tokens = forms.control(BenchConfig, "max_new_tokens")
+        self._policy = forms.form(MeasurePolicy, ["min_iters", "min_seconds"])
+        self.min_iters, self.min_seconds = self._policy.values()
         self.run_button = w.Button(description="Measure", button_style="primary", icon="tachometer")
         self.progress = w.Output()
         self.status = w.HTML(status_html("Choose a model, variants and sizes, then press Measure."))
@@ -71,61 +73,55 @@ class BenchmarkPanel(w.VBox):
         self.model.observe(lambda _: self._sync_model(), names="value")
         self.run_button.on_click(lambda _: self.run())
         self._sync_model()
-        super().__init__(
-            [
-                w.HTML(STYLE + "<h3>Local benchmark</h3>"),
-                w.HBox(
-                    [
-                        w.VBox([self.model, self.variants]),
-                        w.VBox(
-                            [
-                                self.batch_sizes,
-                                self.seq_lens,
-                                self.threads,
-                                self.max_new_tokens,
-                            ]
-                        ),
-                        w.VBox([self.min_iters, self.min_seconds, self.run_button]),
-                    ]
-                ),
-                self.progress,
-                self.status,
-                self.table,
-                w.HBox([self.latency_plot, self.throughput_plot]),
-                w.HTML("<h4>Quality drift against fp32</h4>"),
-                self.drift,
-                w.HTML("<h4>Projected onto devices (estimates)</h4>"),
-                self.device_plot,
-            ],
-            **kwargs,
-        )
+        super().__init__(self._layout(), **kwargs)
+
+    def _layout(self) -> list[w.Widget]:
+        sizes = [self.batch_sizes, self.seq_lens, self.threads, self.max_new_tokens]
+        return [
+            w.HTML(STYLE + "<h3>Local benchmark</h3>"),
+            w.HBox(
+                [
+                    w.VBox([self.model, self.variants]),
+                    w.VBox(sizes),
+                    w.VBox([self.min_iters, self.min_seconds, self.run_button]),
+                ]
+            ),
+            self.progress,
+            self.status,
+            self.table,
+            w.HBox([self.latency_plot, self.throughput_plot]),
+            w.HTML("<h4>Quality drift against fp32</h4>"),
+            self.drift,
+            w.HTML("<h4>Projected onto devices (estimates)</h4>"),
+            self.device_plot,
+        ]
 
     def _sync_model(self) -> None:
-        """Offer the variants that suit the model's task; generation measures prompts as written."""
+        """Offer the variants that suit the model's task, and the task's default sizes."""
         task = self.catalog[self.model.value].task
         names = [name for name, v in VARIANTS.items() if task in v.tasks]
         self.variants.options = names
         self.variants.value = tuple(n for n in ("fp32", "bf16", "int8") if n in names)
-        generation = task == "text-generation"
-        self.seq_lens.value = "0" if generation else "32"
-        self.batch_sizes.value = "1" if generation else "1,8"
-        self.max_new_tokens.layout.display = None if generation else "none"
+        defaults = defaults_for(task)
+        self.seq_lens.value = _listed(defaults["seq_lens"])
+        self.batch_sizes.value = _listed(defaults["batch_sizes"])
+        self.max_new_tokens.layout.display = None if task == "text-generation" else "none"
 
     def config(self) -> BenchConfig:
         """The sweep the controls describe (raises with a clear message on bad values)."""
+        lists = {
+            n: parse_list(getattr(self, n).value, getattr(self, n).description)
+            for n in _LIST_FIELDS
+        }
+        policy = forms.values(self._policy)
+        # A long minimum must not be cut short by the default maximum.
+        policy["max_seconds"] = max(default_of(MeasurePolicy, "max_seconds"), policy["min_seconds"])
         return BenchConfig(
             model=self.model.value,
             variants=tuple(self.variants.value),
-            batch_sizes=parse_int_list(self.batch_sizes.value, "Batch sizes"),
-            seq_lens=parse_int_list(self.seq_lens.value, "Lengths"),
-            threads=parse_int_list(self.threads.value, "Threads"),
             max_new_tokens=self.max_new_tokens.value,
-            policy=MeasurePolicy(
-                warmup=2,
-                min_iters=self.min_iters.value,
-                min_seconds=self.min_seconds.value,
-                max_seconds=max(30.0, self.min_seconds.value),
-            ),
+            policy=MeasurePolicy(**policy),
+            **lists,
         )
 
     def run(self) -> None:
@@ -173,6 +169,11 @@ class BenchmarkPanel(w.VBox):
             f"Done: {len(points)} points. Fastest: {fastest['variant']} at batch "
             f"{fastest['batch']} ({fastest['throughput_items_per_s']:.1f} items/s).{saved}"
         )
+
+
+def _listed(values: tuple[int, ...]) -> str:
+    """A tuple as the comma-separated text the list boxes take: (1, 8) -> "1,8"."""
+    return ",".join(str(v) for v in values)
 
 
 def _html_table(frame: pd.DataFrame, columns: list[str], digits: int = 3) -> str:

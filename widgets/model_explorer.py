@@ -10,8 +10,8 @@ import ipywidgets as w
 from widgets.common import STYLE, error_html, status_html, table_html
 from workbench.kit.errors import InvalidInputError
 from workbench.models import load_catalog, load_model
+from workbench.models.inputs import sample_sentences
 from workbench.models.runners import ModelRunner
-from workbench.samples.text import sample_sentences
 
 
 class ModelExplorer(w.VBox):

@@ -7,8 +7,9 @@ import json
 import pytest
 import torch
 
-from workbench.bench.config import BenchConfig, MeasurePolicy, parse_int_list
+from workbench.bench.config import BenchConfig, MeasurePolicy
 from workbench.bench.measure import measure, torch_threads
+from workbench.kit.cli import parse_list
 from workbench.kit.errors import InvalidInputError
 
 
@@ -240,20 +241,20 @@ def test_config_to_dict_is_json_and_from_dict_round_trips():
     assert restored == config
 
 
-# parse_int_list
+# parse_list (the kit's, which the bench flags and panel use)
 
 
-def test_parse_int_list_reads_comma_separated_numbers():
+def test_parse_list_reads_comma_separated_numbers():
     """'1,8,32' becomes (1, 8, 32); spaces and a trailing comma are tolerated."""
-    assert parse_int_list("1,8,32", "--batch") == (1, 8, 32)
-    assert parse_int_list(" 1, 2 ,", "--batch") == (1, 2)
+    assert parse_list("1,8,32", "--batch") == (1, 8, 32)
+    assert parse_list(" 1, 2 ,", "--batch") == (1, 2)
 
 
 @pytest.mark.parametrize("text", ["abc", "1,x", "1.5"])
-def test_parse_int_list_bad_input_names_the_flag(text):
+def test_parse_list_bad_input_names_the_flag(text):
     """Text that is not whole numbers raises an error naming the flag and the bad text."""
     with pytest.raises(InvalidInputError) as error:
-        parse_int_list(text, "--batch")
+        parse_list(text, "--batch")
 
     assert "--batch" in str(error.value)
     assert repr(text) in str(error.value)

@@ -7,9 +7,11 @@ import pandas as pd
 import pytest
 import torch
 
+from workbench import runs
 from workbench.bench import quality, runner
 from workbench.bench.config import BenchConfig, MeasurePolicy
 from workbench.bench.quality import cosine_rows
+from workbench.bench.result import BenchResult
 from workbench.bench.runner import run_benchmark
 from workbench.bench.variants import VARIANTS, VariantError, get_variant
 from workbench.kit.errors import InvalidInputError, RunsDirError
@@ -269,6 +271,42 @@ def test_embedding_sweep_loads_back_equal_from_the_run_store(bert_sweep):
     pd.testing.assert_frame_equal(run.table("points"), result.points, check_exact=True)
     assert run.environment["host_peak"] == result.environment["host_peak"]
     assert run.environment["host_peak"]["fp32_gflops"] > 0
+
+
+def test_embedding_sweep_rebuilt_from_its_run_equals_the_result(bert_sweep):
+    """BenchResult.from_run of the saved sweep gives back the same config, tables and host peak."""
+    result, runs_dir, _ = bert_sweep
+
+    loaded = BenchResult.from_run(load_run(result.run_id, runs_dir=runs_dir))
+
+    assert loaded.config == result.config
+    assert loaded.run_id == result.run_id
+    assert loaded.environment == result.environment
+    pd.testing.assert_frame_equal(loaded.points, result.points, check_exact=True)
+    pd.testing.assert_frame_equal(loaded.samples, result.samples, check_exact=True)
+
+
+def test_a_sweep_stopped_midway_keeps_the_points_it_finished(tmp_path):
+    """A sweep that stops at its second point leaves a failed run holding the two points measured."""
+    runs_dir = tmp_path / "runs"
+    config = BenchConfig(
+        "tiny-bert", batch_sizes=(1, 2, 4), seq_lens=(8,), threads=(1,), policy=QUICK
+    )
+    seen: list[dict] = []
+
+    def stop_at_the_second(row: dict) -> None:
+        seen.append(row)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(config, runs_dir=runs_dir, progress=False, on_point=stop_at_the_second)
+
+    (listed,) = runs.list_runs(runs_dir)
+    run = load_run(listed.id, runs_dir=runs_dir)
+    assert run.status == "failed"
+    assert run.table("points")["batch"].tolist() == [1, 2]
+    assert sorted(run.table("samples")["point"].unique()) == [0, 1]
 
 
 def test_on_point_is_called_once_per_point_with_its_row(bert_sweep):

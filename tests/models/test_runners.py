@@ -81,7 +81,7 @@ def test_embed_on_a_generation_model_is_refused(tiny_llama):
 @pytest.mark.parametrize("budget", [0, -3])
 def test_max_new_tokens_below_one_is_refused(tiny_llama, budget):
     """max_new_tokens of 0 or below raises InvalidInputError naming max_new_tokens."""
-    with pytest.raises(InvalidInputError, match="`max_new_tokens` must be at least 1"):
+    with pytest.raises(InvalidInputError, match="`max_new_tokens` must be a whole number >= 1"):
         tiny_llama.generate("hello world", budget)
 
 

@@ -90,7 +90,7 @@ def test_panel_reuses_a_model_it_already_loaded():
 def test_core_never_imports_widget_libraries():
     """workbench (core and CLI) stays headless: no ipywidgets, no IPython."""
     code = (
-        "import sys, workbench.models, workbench.cli, workbench.samples.text\n"
+        "import sys, workbench.models, workbench.cli, workbench.models.inputs\n"
         "workbench.models.load_model('tiny-bert', progress=False)\n"
         "bad = [m for m in ('ipywidgets', 'IPython') if m in sys.modules]\n"
         "print(bad); sys.exit(1 if bad else 0)"
@@ -123,7 +123,7 @@ def test_dashboard_has_a_federated_tab_that_runs(tmp_path):
     # the panel opens on the documented defaults (the mix spelled out: the catalogue's shares)
     assert panel.config().replace(device_mix={}) == FedConfig()
     panel.runs_dir = str(tmp_path)
-    panel.clients.value, panel.rounds.value = 10, 2
+    panel.num_clients.value, panel.rounds.value = 10, 2
     result = panel.run()
     assert result is not None and len(result.rounds) == 2
 

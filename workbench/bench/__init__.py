@@ -1,9 +1,18 @@
-"""Local inference benchmarking: configs, statistics, variants and the sweep runner."""
+"""Local inference benchmarking: configs, statistics, variants, one module per task and the
+sweep runner."""
 
-from workbench.bench.config import BenchConfig, MeasurePolicy
+from workbench.bench.config import BenchConfig, MeasurePolicy, defaults_for
+from workbench.bench.result import BenchResult
 from workbench.bench.stats import LatencyStats
 
-__all__ = ["BenchConfig", "LatencyStats", "MeasurePolicy", "run_benchmark"]
+__all__ = [
+    "BenchConfig",
+    "BenchResult",
+    "LatencyStats",
+    "MeasurePolicy",
+    "defaults_for",
+    "run_benchmark",
+]
 
 
 def __getattr__(name: str):

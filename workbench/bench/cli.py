@@ -1,4 +1,8 @@
-"""``workbench bench``: measure latency, throughput, memory and quality drift of a model."""
+"""``workbench bench``: measure latency, throughput, memory and quality drift of a model.
+
+The flags are built from :class:`~workbench.bench.config.BenchConfig` and
+:class:`~workbench.bench.config.MeasurePolicy`, so their help and defaults are the fields' own.
+"""
 
 from __future__ import annotations
 
@@ -7,67 +11,65 @@ import json
 import sys
 from typing import Any
 
-from workbench.kit.cli import check_writable, json_ready
+from workbench.bench.config import TASK_DEFAULTS, BenchConfig, MeasurePolicy, defaults_for
+from workbench.kit.cli import add_config_flags, check_writable, config_values, json_ready
+from workbench.kit.fields import help_of
 from workbench.runs.cli import points_table
+
+# The sweep's flags, in the order `workbench bench --help` lists them (model is positional).
+SWEEP_FLAGS = ("variants", "batch_sizes", "seq_lens", "threads", "max_new_tokens")
 
 
 def add_parser(commands: Any) -> None:
-    from workbench.bench.config import BenchConfig, MeasurePolicy
-
-    helps = {
-        f: BenchConfig.__dataclass_fields__[f].metadata.get("help", "")
-        for f in BenchConfig.__dataclass_fields__
-    }
-    policy = {
-        f: MeasurePolicy.__dataclass_fields__[f].metadata.get("help", "")
-        for f in MeasurePolicy.__dataclass_fields__
-    }
+    """Add ``bench`` to the ``workbench`` subparsers."""
     bench = commands.add_parser(
         "bench", help="measure latency, throughput, memory and quality drift of a model"
     )
-    bench.add_argument("model", help="catalog alias, folder, .gguf file or hub id")
-    bench.add_argument("--variants", default="fp32", help=f"comma-separated; {helps['variants']}")
-    bench.add_argument(
-        "--batch", default="1", help=f"comma-separated batch sizes; {helps['batch_sizes']}"
-    )
-    bench.add_argument("--seq-len", default=None, help=f"comma-separated; {helps['seq_lens']}")
-    bench.add_argument("--threads", default=None, help=f"comma-separated; {helps['threads']}")
-    bench.add_argument("--max-new-tokens", type=int, default=32, help=helps["max_new_tokens"])
-    bench.add_argument("--warmup", type=int, default=2, help=policy["warmup"])
-    bench.add_argument("--min-iters", type=int, default=10, help=policy["min_iters"])
-    bench.add_argument("--min-seconds", type=float, default=1.0, help=policy["min_seconds"])
-    bench.add_argument("--max-seconds", type=float, default=30.0, help=policy["max_seconds"])
-    bench.add_argument("--quality-items", type=int, default=8, help=helps["quality_items"])
+    bench.add_argument("model", help=help_of(BenchConfig, "model"))
+    add_config_flags(bench, BenchConfig, SWEEP_FLAGS, defaults=_task_defaults_text())
+    add_config_flags(bench, MeasurePolicy)
+    add_config_flags(bench, BenchConfig, ["quality_items"])
     bench.add_argument("--json", metavar="FILE", help="also write one JSON record per point")
     bench.add_argument("--runs-dir", help="where runs are saved (default ./runs)")
     bench.add_argument("--no-save", action="store_true", help="do not record a run")
     bench.set_defaults(handler=_bench)
 
 
-def _bench(args: argparse.Namespace) -> None:
-    import os
+def _task_defaults_text() -> dict[str, str]:
+    """``--help``'s default of each field whose default depends on the model's task."""
+    own = defaults_for(None)
+    names = {name for values in TASK_DEFAULTS.values() for name in values}
+    return {
+        name: "; ".join(
+            [_listed(own[name])]
+            + [
+                f"{_listed(v[name])} for {task} models"
+                for task, v in TASK_DEFAULTS.items()
+                if name in v
+            ]
+        )
+        for name in sorted(names)
+    }
 
-    from workbench.bench.config import BenchConfig, MeasurePolicy, parse_int_list
-    from workbench.bench.runner import run_benchmark
+
+def _listed(values: tuple[Any, ...]) -> str:
+    return ",".join(str(v) for v in values)
+
+
+def config_from(args: argparse.Namespace) -> BenchConfig:
+    """The sweep the flags describe: the flags given, else the defaults for the model's task."""
     from workbench.models import load_catalog
 
     entry = load_catalog().get(args.model)
-    generation = entry is not None and entry.task == "text-generation"
-    config = BenchConfig(
-        model=args.model,
-        variants=tuple(v.strip() for v in args.variants.split(",") if v.strip()),
-        batch_sizes=parse_int_list(args.batch, "--batch"),
-        seq_lens=parse_int_list(args.seq_len or ("0" if generation else "32"), "--seq-len"),
-        threads=parse_int_list(args.threads or str(os.cpu_count() or 1), "--threads"),
-        max_new_tokens=args.max_new_tokens,
-        quality_items=args.quality_items,
-        policy=MeasurePolicy(
-            warmup=args.warmup,
-            min_iters=args.min_iters,
-            min_seconds=args.min_seconds,
-            max_seconds=args.max_seconds,
-        ),
-    )
+    values = {**defaults_for(entry.task if entry else None), **config_values(args, BenchConfig)}
+    values["policy"] = MeasurePolicy(**config_values(args, MeasurePolicy))
+    return BenchConfig(**values)
+
+
+def _bench(args: argparse.Namespace) -> None:
+    from workbench.bench.runner import run_benchmark
+
+    config = config_from(args)
     if args.json:
         check_writable(args.json)
     interactive = sys.stderr.isatty()
@@ -81,14 +83,9 @@ def _bench(args: argparse.Namespace) -> None:
             )
 
     result = run_benchmark(
-        config,
-        runs_dir=args.runs_dir,
-        save=not args.no_save,
-        progress=interactive,
-        on_point=report,
+        config, runs_dir=args.runs_dir, save=not args.no_save, progress=interactive, on_point=report
     )
-    points = result.points
-    print(points_table(points).to_string(index=False))
+    print(points_table(result.points).to_string(index=False))
     if result.run_id:
         print(f"\nsaved as run {result.run_id}")
     if args.json:
@@ -96,6 +93,6 @@ def _bench(args: argparse.Namespace) -> None:
 
         records = [
             {**row, "throughput": row["throughput_items_per_s"]}
-            for row in points.to_dict("records")
+            for row in result.points.to_dict("records")
         ]
         atomic_write_text(args.json, json.dumps(json_ready(records), indent=2) + "\n")

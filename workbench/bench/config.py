@@ -1,35 +1,50 @@
-"""Benchmark configuration: typed, self-validating, expandable into a grid of points."""
+"""Benchmark configuration: typed, self-validating, expandable into a grid of points.
+
+Every field is declared once with :func:`~workbench.kit.fields.spec`; the ``bench`` command's
+flags, the benchmark panel's controls and the error for a bad value all come from it.
+"""
 
 from __future__ import annotations
 
 import itertools
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
+from workbench.kit import checks
 from workbench.kit.errors import InvalidInputError
-
-
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
+from workbench.kit.fields import check_fields, default_of, flag_of, spec, specs
 
 
 @dataclass(frozen=True)
 class MeasurePolicy:
     """When to stop measuring: after warm-up, once both minimums are met, or at the maximum."""
 
-    warmup: int = field(default=2, metadata=_help("untimed calls before measuring"))
-    min_iters: int = field(default=10, metadata=_help("measure at least this many calls"))
-    min_seconds: float = field(default=1.0, metadata=_help("and for at least this long"))
-    max_seconds: float = field(default=30.0, metadata=_help("but never longer than this"))
+    warmup: int = spec(
+        2, help="untimed calls before measuring", unit="calls", low=0, whole=True, label="Warm-up"
+    )
+    min_iters: int = spec(
+        10,
+        help="measure at least this many calls",
+        unit="calls",
+        low=1,
+        whole=True,
+        label="Min calls",
+    )
+    min_seconds: float = spec(
+        1.0, help="and for at least this long", unit="s", low=0, label="Min seconds"
+    )
+    max_seconds: float = spec(
+        30.0,
+        help="but never longer than this",
+        unit="s",
+        low=0,
+        low_open=True,
+        label="Max seconds",
+    )
 
     def __post_init__(self) -> None:
-        _whole(self, "warmup", 0)
-        _whole(self, "min_iters", 1)
-        if not self.min_seconds >= 0:
-            raise InvalidInputError(f"`min_seconds` must be >= 0, got {self.min_seconds}.")
-        if not self.max_seconds > 0:
-            raise InvalidInputError(f"`max_seconds` must be > 0, got {self.max_seconds}.")
+        check_fields(self)
         if self.min_seconds > self.max_seconds:
             raise InvalidInputError(
                 f"`min_seconds` ({self.min_seconds}) is above `max_seconds` ({self.max_seconds}): "
@@ -37,54 +52,81 @@ class MeasurePolicy:
             )
 
 
+# The lists of a sweep: the smallest value each item may take (0 for seq_lens: prompts as
+# written). The kit checks scalar fields; these are checked item by item in __post_init__.
+_LIST_MINIMUM = {"batch_sizes": 1, "seq_lens": 0, "threads": 1}
+
+
 @dataclass(frozen=True)
 class BenchConfig:
     """A benchmark sweep: every combination of variant, threads, batch size and length."""
 
-    model: str = field(metadata=_help("catalog alias, folder, .gguf file or cached hub id"))
-    variants: tuple[str, ...] = field(
-        default=("fp32",), metadata=_help("variants to compare; fp32 is the quality reference")
+    model: str = spec(help="catalog alias, folder, .gguf file or cached hub id", label="Model")
+    variants: tuple[str, ...] = spec(
+        ("fp32",),
+        help="variants to compare, comma-separated; fp32 is the quality reference",
+        label="Variants",
     )
-    batch_sizes: tuple[int, ...] = field(default=(1,), metadata=_help("items per call"))
-    seq_lens: tuple[int, ...] = field(
-        default=(32,),
-        metadata=_help(
-            "tokens per text (embeddings) or prompt tokens (generation, 0 = as written)"
-        ),
+    batch_sizes: tuple[int, ...] = spec(
+        (1,),
+        help="items per call, comma-separated",
+        flag="--batch",
+        label="Batch sizes",
     )
-    threads: tuple[int, ...] = field(
-        default_factory=lambda: (os.cpu_count() or 1,), metadata=_help("torch CPU threads")
+    seq_lens: tuple[int, ...] = spec(
+        (32,),
+        help="tokens per text (embeddings) or prompt tokens (generation, 0 = as written), "
+        "comma-separated",
+        flag="--seq-len",
+        label="Lengths",
     )
-    max_new_tokens: int = field(default=32, metadata=_help("tokens generated per call"))
-    policy: MeasurePolicy = field(default_factory=MeasurePolicy)
-    quality_items: int = field(
-        default=8, metadata=_help("texts or prompts used to measure quality drift against fp32")
+    threads: tuple[int, ...] = spec(
+        default_factory=lambda: (os.cpu_count() or 1,),
+        help="torch CPU threads, comma-separated",
+        label="Threads",
     )
-    seed: int = 0
+    max_new_tokens: int = spec(
+        32,
+        help="tokens generated per call",
+        unit="tokens",
+        low=1,
+        whole=True,
+        label="New tokens",
+    )
+    # A nested config: its own fields carry the specs (and the flags --warmup, --min-iters, ...).
+    policy: MeasurePolicy = field(
+        default_factory=MeasurePolicy, metadata={"help": "when to stop measuring each point"}
+    )
+    quality_items: int = spec(
+        8,
+        help="texts or prompts used to measure quality drift against fp32",
+        low=1,
+        whole=True,
+        label="Quality items",
+    )
+    seed: int = spec(0, help="seed of the bootstrap confidence intervals, saved with the run")
 
     def __post_init__(self) -> None:
-        for name in ("variants", "batch_sizes", "seq_lens", "threads"):
+        for name in ("variants", *_LIST_MINIMUM):
             value = getattr(self, name)
             if isinstance(value, (str, int)):
-                object.__setattr__(self, name, (value,))
-            if not getattr(self, name):
-                raise InvalidInputError(f"{_named(name)} is empty: give at least one value.")
-        for size in self.batch_sizes:
-            _positive("batch_sizes", size)
-        for length in self.seq_lens:
-            if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+                value = (value,)
+            if not value:
                 raise InvalidInputError(
-                    f"{_named('seq_lens')} values must be whole numbers >= 1 (0 = prompts as "
-                    f"written), got {length!r}."
+                    f"`{name}` is empty: give at least one value ({flag_of(self, name)})."
                 )
-        for count in self.threads:
-            _positive("threads", count)
-        _whole(self, "max_new_tokens", 1)
-        _whole(self, "quality_items", 1)
+            if name in _LIST_MINIMUM:
+                value = tuple(self._item(name, item) for item in value)
+            object.__setattr__(self, name, tuple(value))
+        check_fields(self)
         if len(set(self.variants)) != len(self.variants):
             raise InvalidInputError(
                 f"`variants` lists a variant twice: {', '.join(self.variants)}."
             )
+
+    def _item(self, name: str, value: Any) -> int:
+        fix = "0 means prompts as written (generation)." if name == "seq_lens" else ""
+        return checks.whole(name, value, _LIST_MINIMUM[name], flag=flag_of(self, name), fix=fix)
 
     def points(self) -> list[dict[str, Any]]:
         """The grid, one dict per point, variants outermost (each is prepared once)."""
@@ -108,40 +150,31 @@ class BenchConfig:
         return cls(**{k: v for k, v in values.items() if k in known})
 
 
-# The CLI flag of each field, so one message serves Python, the CLI and the panel.
-FLAGS = {
-    "batch_sizes": "--batch",
-    "seq_lens": "--seq-len",
-    "threads": "--threads",
-    "max_new_tokens": "--max-new-tokens",
-    "quality_items": "--quality-items",
-    "warmup": "--warmup",
-    "min_iters": "--min-iters",
+# Defaults that depend on the model's task (every other default is the field's own).
+# Embeddings are served in batches, so their default sweep shows what batching buys (1 and 8);
+# generation prompts are measured as written (seq_len 0), one at a time.
+TASK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "embeddings": {"batch_sizes": (1, 8)},
+    "text-generation": {"seq_lens": (0,)},
 }
 
 
-def _named(name: str) -> str:
-    return f"`{name}` ({FLAGS[name]})" if name in FLAGS else f"`{name}`"
+def defaults_for(task: str | None) -> dict[str, Any]:
+    """The default of every :class:`BenchConfig` field that has one, for a model of ``task``.
+
+    Parameters
+    ----------
+    task
+        ``"embeddings"``, ``"text-generation"`` or ``None`` (unknown: the fields' own defaults).
+
+    Returns
+    -------
+    dict
+        Field name -> default; the CLI and the benchmark panel both start from these.
+    """
+    own = {name: default_of(BenchConfig, name) for name in specs(BenchConfig)}
+    own = {name: value for name, value in own.items() if value is not MISSING}
+    return {**own, **TASK_DEFAULTS.get(task or "", {})}
 
 
-def _positive(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInputError(f"{_named(name)} values must be whole numbers >= 1, got {value!r}.")
-
-
-def _whole(obj: Any, name: str, minimum: int) -> None:
-    value = getattr(obj, name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidInputError(
-            f"{_named(name)} must be a whole number >= {minimum}, got {value!r}."
-        )
-
-
-def parse_int_list(text: str, name: str) -> tuple[int, ...]:
-    """``"1,8,32"`` as a tuple of ints, with an error naming the flag on bad input."""
-    try:
-        return tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise InvalidInputError(
-            f"`{name}` must be comma-separated whole numbers like 1,8,32, got {text!r}."
-        ) from None
+__all__ = ["TASK_DEFAULTS", "BenchConfig", "MeasurePolicy", "defaults_for"]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import io
-
 import pandas as pd
 from matplotlib.figure import Figure
+
+from workbench.kit.charts import to_png as to_png  # the panels call plots.to_png
 
 
 def latency_distribution(points: pd.DataFrame, samples: pd.DataFrame) -> Figure:
@@ -57,10 +57,3 @@ def device_projection(projected: pd.DataFrame) -> Figure:
     )
     ax.grid(axis="x", alpha=0.3)
     return fig
-
-
-def to_png(fig: Figure) -> bytes:
-    """A figure as PNG bytes (for an ipywidgets Image or a file)."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    return buffer.getvalue()

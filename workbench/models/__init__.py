@@ -1,7 +1,8 @@
 """Open models: the catalog, safe loading from local sources, and one runner interface."""
 
 from workbench.models.catalog import CatalogEntry, get_entry, load_catalog
-from workbench.models.loader import LoadOptions, load_model
+from workbench.models.config import LoadOptions
+from workbench.models.loader import load_model
 from workbench.models.runners import (
     EmbeddingRunner,
     Generation,

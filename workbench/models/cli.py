@@ -6,7 +6,10 @@ import argparse
 import sys
 from typing import Any
 
-from workbench.kit.cli import print_json
+from workbench.kit.cli import add_config_flags, config_values, print_json
+
+# The fields of LoadOptions a user sets on the command line (progress follows the terminal).
+LOAD_FLAGS = ("allow_pickle", "trust_remote_code", "allow_download", "task")
 
 
 def add_parser(commands: Any) -> None:
@@ -36,31 +39,17 @@ def add_parser(commands: Any) -> None:
 
 
 def add_load_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--allow-pickle", action="store_true", help="allow pickle weights (.bin/.pt); can run code"
-    )
-    parser.add_argument(
-        "--trust-remote-code", action="store_true", help="run Python code shipped with the model"
-    )
-    parser.add_argument(
-        "--allow-download", action="store_true", help="let a hub id download when not cached"
-    )
-    parser.add_argument(
-        "--task", choices=["embeddings", "text-generation"], help="override the task"
-    )
+    """Add the opt-ins of :class:`~workbench.models.LoadOptions` as flags (help from its fields)."""
+    from workbench.models.config import LoadOptions
+
+    add_config_flags(parser, LoadOptions, LOAD_FLAGS)
 
 
 def _load(args: argparse.Namespace):
-    from workbench.models import load_model
+    from workbench.models import LoadOptions, load_model
 
-    return load_model(
-        args.name,
-        allow_pickle=args.allow_pickle,
-        trust_remote_code=args.trust_remote_code,
-        allow_download=args.allow_download,
-        task=args.task,
-        progress=sys.stderr.isatty(),
-    )
+    options = config_values(args, LoadOptions)
+    return load_model(args.name, **options, progress=sys.stderr.isatty())
 
 
 def _models_list(args: argparse.Namespace) -> None:

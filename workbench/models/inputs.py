@@ -1,4 +1,5 @@
-"""Small sample data shipped in ``data/samples``."""
+"""The sample texts and prompts for trying a model, shipped in ``data/samples``: the embedding
+and chat inputs that `models try`, the benchmark's quality probes and the panels start from."""
 
 from __future__ import annotations
 
@@ -18,3 +19,6 @@ def sample_prompts() -> list[str]:
 def _lines(name: str) -> list[str]:
     lines = (data_dir() / "samples" / name).read_text(encoding="utf-8").splitlines()
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+__all__ = ["sample_prompts", "sample_sentences"]

@@ -7,15 +7,15 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from workbench.kit.errors import InvalidInputError, InvalidModelError
+from workbench.kit.errors import InvalidModelError
 from workbench.models import gguf
-from workbench.models.catalog import TASKS, get_entry
+from workbench.models.catalog import get_entry
+from workbench.models.config import LoadOptions
 from workbench.models.hashing import folder_bytes, sha256_file
 from workbench.models.runners import (
     EmbeddingRunner,
@@ -28,23 +28,6 @@ from workbench.models.safety import check_remote_code, check_safetensors, choose
 from workbench.models.sources import Source, resolve
 
 _ENCODER_TYPES = {"bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "electra", "deberta-v2"}
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    """Choices that change what ``load_model`` is willing to do."""
-
-    allow_pickle: bool = False
-    trust_remote_code: bool = False
-    allow_download: bool = False
-    task: str | None = None
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        if self.task is not None and self.task not in TASKS:
-            raise InvalidInputError(
-                f"`task` must be one of {', '.join(TASKS)} (or left empty), got {self.task!r}."
-            )
 
 
 def load_model(name: str, **options: Any) -> ModelRunner:

@@ -19,6 +19,7 @@ from transformers import (
     TextStreamer,
 )
 
+from workbench.kit import checks
 from workbench.kit.errors import InvalidInputError
 
 Messages = list[dict[str, str]]
@@ -222,8 +223,7 @@ class EmbeddingRunner(ModelRunner):
                 raise InvalidInputError(
                     f"`texts[{index}]` is a {type(text).__name__}, not a string; pass strings."
                 )
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise InvalidInputError(f"`batch_size` must be an integer >= 1, got {batch_size!r}.")
+        batch_size = checks.whole("batch_size", batch_size, 1)
         # Batches of similar length waste less work on padding (sentence-transformers does this).
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         rows = []
@@ -345,20 +345,16 @@ class GenerationRunner(ModelRunner):
             return [{"role": "user", "content": text}]
         return text
 
-    def check_max_new_tokens(self, max_new_tokens: int, prompt_tokens: int) -> None:
-        """Refuse a budget that is not a positive integer or would overrun the context.
+    def check_max_new_tokens(self, max_new_tokens: int, prompt_tokens: int) -> int:
+        """``max_new_tokens`` as an int, refused when not a whole number >= 1 or when it would
+        overrun the context.
 
         Raises
         ------
         InvalidInputError
             Naming ``max_new_tokens`` and the largest value that fits.
         """
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int):
-            raise InvalidInputError(
-                f"`max_new_tokens` must be a whole number, got {max_new_tokens!r}."
-            )
-        if max_new_tokens < 1:
-            raise InvalidInputError(f"`max_new_tokens` must be at least 1, got {max_new_tokens}.")
+        max_new_tokens = checks.whole("max_new_tokens", max_new_tokens, 1)
         room = self.info.context_length - prompt_tokens
         if self.info.context_length and max_new_tokens > room:
             raise InvalidInputError(
@@ -366,6 +362,7 @@ class GenerationRunner(ModelRunner):
                 f"exceeds {self.info.name}'s context of {self.info.context_length:,} tokens; "
                 f"use at most {max(room, 0):,}."
             )
+        return max_new_tokens
 
     def _prepare(
         self,
@@ -376,7 +373,9 @@ class GenerationRunner(ModelRunner):
         top_p: float,
     ) -> tuple[dict[str, torch.Tensor], GenerationConfig]:
         inputs = self.encode_prompt(prompt)
-        self.check_max_new_tokens(max_new_tokens, int(inputs["input_ids"].shape[1]))
+        max_new_tokens = self.check_max_new_tokens(
+            max_new_tokens, int(inputs["input_ids"].shape[1])
+        )
         return inputs, self.generation_config(max_new_tokens, do_sample, temperature, top_p)
 
     def generation_config(

@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON records, not a table")
     args = parser.parse_args(argv)
 
-    from workbench.cost.prices import load_prices  # the script's only project import
+    from workbench.cost import load_prices  # the script's only project import
 
     catalog = load_prices(args.prices_dir)
     rows = [row.to_dict() for row in catalog.api.values()]
