@@ -48,6 +48,8 @@ HOW_TO_MAKE_RUNS = (
     "</ul>Runs are saved in the runs folder (<code>--runs-dir</code>, else "
     "<code>$WORKBENCH_RUNS_DIR</code>, else <code>./runs</code>).</div>"
 )
+
+
 class DecisionDashboard(w.AppLayout):
     """Local, edge or cloud for a scenario, from saved runs, with every source on the page.
 

@@ -53,6 +53,8 @@ HOW_TO_MAKE_RUNS = (
     "minute).</li></ul>Runs are saved in the runs folder (<code>--runs-dir</code>, else "
     "<code>$WORKBENCH_RUNS_DIR</code>, else <code>./runs</code>).</div>"
 )
+
+
 class FederatedDashboard(w.AppLayout):
     """A saved federated run, and reruns of small variations of it beside it.
 
