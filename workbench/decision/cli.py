@@ -1,5 +1,6 @@
-"""``workbench cost compare`` and ``workbench hybrid simulate``: a scenario's options priced side by
-side, and its routing policies simulated. Flags of settings come from the config fields
+"""``workbench decide``, ``workbench cost compare`` and ``workbench hybrid simulate``: the
+recommendation for a scenario, its options priced side by side, and its routing policies
+simulated. Flags of settings come from the config fields
 (:class:`~workbench.decision.config.CompareSettings`,
 :class:`~workbench.decision.config.ScenarioSimulation`)."""
 
@@ -69,6 +70,148 @@ def add_parser(commands: Any) -> None:
     simulate.add_argument("--runs-dir", help="where runs are saved (default ./runs)")
     simulate.add_argument("--json", metavar="FILE", help="also write one JSON record per policy")
     simulate.set_defaults(handler=_hybrid_simulate)
+    _add_decide(commands)
+
+
+def _add_decide(commands: Any) -> None:
+    decide = commands.add_parser(
+        "decide",
+        help="where should a scenario's model run: one recommendation, with its reasons",
+        description="Price a scenario's options, apply the rules (capacity, data location, "
+        "latency objective, quality floor), recommend one, and simulate hybrid routing. "
+        "Prints the recommendation; --json and --report write the whole decision.",
+    )
+    decide.add_argument(
+        "scenario", help="a scenario TOML file, or the name of a shipped one (support_chatbot)"
+    )
+    decide.add_argument(
+        "--run",
+        action="append",
+        default=None,
+        metavar="ID",
+        help="a run to decide from instead of the scenario's [runs] (repeat for several)",
+    )
+    decide.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="replace a workload field, e.g. --set requests_per_month=2000000 (repeatable)",
+    )
+    decide.add_argument(
+        "--json", metavar="FILE", help="write the whole decision as JSON ('-' for stdout)"
+    )
+    decide.add_argument(
+        "--report", metavar="FILE", help="write a one-page report: decision.html or decision.md"
+    )
+    decide.add_argument("--runs-dir", help="where runs are saved (default ./runs)")
+    decide.add_argument(
+        "--requests",
+        type=int,
+        default=5000,
+        help="requests per simulated routing stream (default 5000; 100 to 200000)",
+    )
+    decide.add_argument(
+        "--today", metavar="YYYY-MM-DD", help="the day price ages are counted to (default today)"
+    )
+    decide.add_argument("--no-save", action="store_true", help="do not record a decision run")
+    decide.set_defaults(handler=_decide)
+
+
+def _decide(args: argparse.Namespace) -> None:
+    from workbench.decision.compare import Decision, decide
+    from workbench.decision.report import check_report_path, write_report
+    from workbench.kit import checks
+    from workbench.runs import check_can_record, record
+
+    to_stdout = args.json == "-"
+    if args.json and not to_stdout:
+        check_writable(args.json)
+    if args.report:
+        check_report_path(args.report)
+    checks.whole("requests", args.requests, 100, 200_000, flag="--requests")
+    today = _parse_day(args.today) if args.today else None
+    overrides = _parse_sets(args.set)
+    check_can_record(not args.no_save, args.runs_dir)
+    say = (lambda text: print(text, file=sys.stderr)) if to_stdout else print
+    decision = decide(
+        args.scenario,
+        args.runs_dir,
+        runs=args.run,
+        overrides=overrides,
+        requests=args.requests,
+        today=today,
+    )
+    if not args.no_save:
+        config = {"decision": _config_part(decision), "decided_on": decision.decided_on}
+        with record(
+            Decision, config, label=decision.scenario.name, runs_dir=args.runs_dir
+        ) as recording:
+            recording.save(decision)
+    say(decision.title)
+    say(decision.recommendation.sentence)
+    for caveat in decision.recommendation.caveats:
+        say(f"  - {caveat}")
+    if args.report:
+        say(f"wrote {write_report(decision, args.report)}")
+    if decision.run_id:
+        say(f"recorded run {decision.run_id}")
+    if to_stdout:
+        print(json.dumps(json_ready(decision.to_dict()), indent=2, ensure_ascii=False))
+    elif args.json:
+        _write_json(args.json, json_ready(decision.to_dict()))
+        say(f"wrote {args.json}")
+
+
+def _config_part(decision: Any) -> dict[str, Any]:
+    """What a decision run keeps in run.json: everything but its tables."""
+    data = decision.to_dict()
+    tables = set(decision.tables()) | {"latency_samples_ms"}
+    return json_ready({k: v for k, v in data.items() if k not in tables})
+
+
+def _parse_sets(items: list[str]) -> dict[str, Any]:
+    """``["requests_per_month=2e6"]`` as ``{"requests_per_month": 2000000.0}``."""
+    from workbench.kit.errors import InvalidInputError
+
+    values: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInputError(
+                f"--set {item!r}: write KEY=VALUE, e.g. --set requests_per_month=2000000."
+            )
+        values[key.strip()] = _parse_value(text.strip())
+    return values
+
+
+def _parse_value(text: str) -> Any:
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null", ""):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _parse_day(text: str) -> Any:
+    import datetime
+
+    from workbench.kit.errors import InvalidInputError
+
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInputError(
+            f"--today {text!r}: give a day as YYYY-MM-DD, e.g. --today 2026-12-03."
+        ) from None
 
 
 def _cost_compare(args: argparse.Namespace) -> None:

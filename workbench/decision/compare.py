@@ -17,20 +17,22 @@ import dataclasses
 import datetime
 import os
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from workbench.cost import break_even, cost_curve, sensitivity
-from workbench.decision.errors import ScenarioRunError
+from workbench.decision.errors import ScenarioRunError, did_you_mean
 from workbench.decision.hybrid_setup import HybridSetup, setup_from_scenario, simulate_scenario
 from workbench.decision.options import compare_options
 from workbench.decision.resolve import resolve_options
-from workbench.decision.scenario_config import Scenario
-from workbench.decision.scenarios import LATEST_PREFIX, parse_run_ref
+from workbench.decision.scenario_config import Scenario, ScenarioWorkload
+from workbench.decision.scenarios import LATEST_PREFIX, load_scenario, parse_run_ref
+from workbench.decision.sources import RunChoice, missing_runs_message, price_rows, run_rows
+from workbench.kit import formats
 from workbench.kit.errors import InvalidInputError, RunNotFoundError
 
 #: Latencies drawn per side for the latency chart.
@@ -39,7 +41,57 @@ LATENCY_DRAWS = 2000
 RunRefs = Mapping[str, str] | Callable[[Scenario], Mapping[str, str]] | None
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
+class Recommendation:
+    """The decision's answer in one sentence, with what it rests on.
+
+    Attributes
+    ----------
+    option, model, variant, where
+        What to run (the option, its model and variant) and where its data stays.
+    monthly_usd, p95_ms, quality
+        Its monthly cost, its p95 latency without queueing, its quality (``None``: unknown).
+    quality_label
+        The quality as people read it: ``"82%"`` or ``"quality unknown"``.
+    runner_up, margin_usd
+        The next option the rules allow and how much more it costs a month.
+    sentence
+        The answer: what to run where, its cost, p95 and quality, and the runner-up.
+    caveats
+        What a reader must know before acting on it (unknown quality, estimates).
+    reasons
+        Per option, why it is not the recommendation (the constraint that rules it out, or
+        what it costs more).
+    """
+
+    option: str
+    model: str
+    variant: str
+    where: str
+    monthly_usd: float
+    p95_ms: float | None
+    quality: float | None
+    quality_label: str
+    runner_up: str | None
+    margin_usd: float | None
+    sentence: str
+    caveats: tuple[str, ...] = ()
+    reasons: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values."""
+        return {**dataclasses.asdict(self), "caveats": list(self.caveats)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Recommendation:
+        """The inverse of :meth:`to_dict`."""
+        values = {f.name: data.get(f.name) for f in dataclasses.fields(cls)}
+        values["caveats"] = tuple(data.get("caveats") or ())
+        values["reasons"] = dict(data.get("reasons") or {})
+        return cls(**values)
+
+
+@dataclass(eq=False)
 class Decision:
     """Everything the decision shows for one scenario at one workload.
 
@@ -48,25 +100,36 @@ class Decision:
     scenario
         The scenario as decided (its workload and runs as given to :func:`decide`).
     options
-        :func:`workbench.decision.options.compare_options`'s table; its ``attrs["warnings"]``
-        lists stale prices and on-premises flags.
+        :func:`workbench.decision.options.compare_options`'s table, with ``p95_ms`` filled in
+        for API options from the cloud latency and a ``verdict`` per option; its
+        ``attrs["warnings"]`` lists stale prices and data-location flags.
+    recommendation
+        The answer: what to run where, and why each other option is not it.
     cheapest
-        The name of the cheapest feasible option.
+        The name of the cheapest option the rules allow (it may differ from the
+        recommendation when its quality is unknown and another's is known).
     curve, break_evens
         Monthly cost against volume for every priced option, and where each crosses the
-        cheapest one.
+        recommended one.
     sensitivity
-        The cheapest option's one-at-a-time sensitivity (a tornado chart's data).
+        The recommended option's one-at-a-time sensitivity (a tornado chart's data).
     setup, policies
         The hybrid simulation built from the scenario, and one row per routing policy with the
         Pareto front marked.
     latency_samples_ms
         Per-request latency without queueing, per side (local measured, cloud measured or
         modelled).
+    sources
+        The runs (``runs``) and price rows (``prices``) the figures come from, as tables.
+    decided_on
+        The day prices were aged to.
     """
+
+    KIND: ClassVar[str] = "decision"
 
     scenario: Scenario
     options: pd.DataFrame
+    recommendation: Recommendation
     cheapest: str
     curve: pd.DataFrame
     break_evens: list[Any]
@@ -74,20 +137,149 @@ class Decision:
     setup: HybridSetup
     policies: pd.DataFrame
     latency_samples_ms: dict[str, np.ndarray]
+    sources: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
+    decided_on: str = ""
+    run_id: str | None = None
+
+    @property
+    def title(self) -> str:
+        """``"Where should Support chatbot run?"``: the one title every surface shows."""
+        return f"Where should {self.scenario.name} run?"
 
     @property
     def warnings(self) -> list[str]:
-        """Stale price rows and options the on-premises rule forbids, one sentence each."""
+        """Stale price rows and options the data rule forbids, one sentence each."""
         return list(self.options.attrs.get("warnings", []))
 
-    def summary(self) -> str:
-        """One paragraph: the cheapest option and where the simulation's inputs came from."""
-        monthly = self.options.set_index("option").loc[self.cheapest, "monthly_usd"]
-        volume = self.scenario.workload.requests_per_month
-        return (
-            f"Cheapest feasible option: {self.cheapest} at ${monthly:,.2f} per month for "
-            f"{volume:,.0f} requests. Simulation inputs: " + "; ".join(self.setup.notes)
+    def summary(self) -> dict[str, Any]:
+        """Headline values for ``workbench runs list``: the recommendation."""
+        rec = self.recommendation
+        return {
+            "scenario": self.scenario.name,
+            "recommendation": rec.option,
+            "model": rec.model,
+            "variant": rec.variant,
+            "where": rec.where,
+            "monthly_usd": rec.monthly_usd,
+            "p95_ms": rec.p95_ms,
+            "quality": rec.quality,
+            "runner_up": rec.runner_up,
+            "margin_usd": rec.margin_usd,
+            "sentence": rec.sentence,
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """The options table, one row per option, with its verdict."""
+        return self.options.copy()
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """What a ``decision`` run saves, by table name."""
+        samples = [
+            pd.DataFrame({"side": side, "latency_ms": np.asarray(values, dtype=float)})
+            for side, values in self.latency_samples_ms.items()
+        ]
+        return {
+            "options": _plain(self.options),
+            "policies": _plain(self.policies),
+            "curve": _plain(self.curve),
+            "sensitivity": _plain(self.sensitivity),
+            "latency_samples": pd.concat(samples, ignore_index=True) if samples else _EMPTY,
+            **{f"sources_{name}": _plain(frame) for name, frame in self.sources.items()},
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (JSON-ready through :func:`workbench.kit.jsonvalues.json_ready`)."""
+        return {
+            "kind": self.KIND,
+            "title": self.title,
+            "decided_on": self.decided_on,
+            "run_id": self.run_id,
+            "recommendation": self.recommendation.to_dict(),
+            "cheapest": self.cheapest,
+            "warnings": self.warnings,
+            "break_evens": [b.to_dict() for b in self.break_evens],
+            "scenario": self.scenario.to_dict(),
+            "setup": {
+                "config": self.setup.config.to_dict(),
+                "notes": list(self.setup.notes),
+                "settings": dataclasses.asdict(self.setup.settings),
+            },
+            **{
+                name: frame.to_dict(orient="records")
+                for name, frame in self.tables().items()
+                if name != "latency_samples"
+            },
+            "latency_samples_ms": {
+                side: np.asarray(values, dtype=float).tolist()
+                for side, values in self.latency_samples_ms.items()
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Decision:
+        """The inverse of :meth:`to_dict`."""
+        from workbench.cost import BreakEven
+        from workbench.decision.config import HybridConfig, ScenarioSimulation
+
+        options = pd.DataFrame(data["options"])
+        if "units" in options:
+            options["units"] = options["units"].astype("Int64")
+        options.attrs["warnings"] = list(data.get("warnings", []))
+        options.attrs["scenario"] = data["scenario"]["name"]
+        setup = data["setup"]
+        sources = {
+            key.removeprefix("sources_"): pd.DataFrame(value)
+            for key, value in data.items()
+            if key.startswith("sources_")
+        }
+        return cls(
+            scenario=Scenario.from_dict(data["scenario"]),
+            options=options,
+            recommendation=Recommendation.from_dict(data["recommendation"]),
+            cheapest=data["cheapest"],
+            curve=pd.DataFrame(data["curve"]),
+            break_evens=[BreakEven.from_dict(b) for b in data.get("break_evens", [])],
+            sensitivity=pd.DataFrame(data["sensitivity"]),
+            setup=HybridSetup(
+                HybridConfig.from_dict(setup["config"]),
+                list(setup.get("notes", [])),
+                ScenarioSimulation(**setup.get("settings", {})),
+            ),
+            policies=pd.DataFrame(data["policies"]),
+            latency_samples_ms={
+                side: np.asarray(values, dtype=float)
+                for side, values in data.get("latency_samples_ms", {}).items()
+            },
+            sources=sources,
+            decided_on=data.get("decided_on", ""),
+            run_id=data.get("run_id"),
         )
+
+    @classmethod
+    def from_run(cls, run: Any) -> Decision:
+        """The decision a ``decision`` run saved."""
+        data: dict[str, Any] = dict(run.config.get("decision", {}))
+        for name in run.tables:
+            frame = run.table(name)
+            if name == "latency_samples":
+                data["latency_samples_ms"] = {
+                    str(side): group["latency_ms"].to_numpy()
+                    for side, group in frame.groupby("side", sort=False)
+                }
+            else:
+                data[name] = frame.to_dict(orient="records")
+        data["run_id"] = run.id
+        return cls.from_dict(data)
+
+
+_EMPTY = pd.DataFrame()
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy without attrs (a saved table keeps only its columns)."""
+    out = frame.copy()
+    out.attrs = {}
+    return out
 
 
 def with_workload(scenario: Scenario, *, run_refs: RunRefs = None, **workload: Any) -> Scenario:
@@ -115,26 +307,35 @@ def with_workload(scenario: Scenario, *, run_refs: RunRefs = None, **workload: A
 
 
 def decide(
-    scenario: Scenario,
+    scenario: Scenario | str | os.PathLike[str],
     runs_dir: str | os.PathLike[str] | None = None,
     *,
+    runs: Sequence[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
     requests: int = 5_000,
     today: datetime.date | None = None,
     on_step: Callable[[str], None] | None = None,
 ) -> Decision:
-    """Price the scenario's options, find the break-evens and simulate hybrid routing.
+    """Decide where the scenario's model should run: price its options, apply the rules,
+    recommend one, find the break-evens and simulate hybrid routing.
 
     The options are looked up once and priced once; the routing simulation reuses that table.
-    Stale-price warnings are not raised: they are in :attr:`Decision.warnings`.
+    Stale-price warnings are not raised: they are in :attr:`Decision.warnings`. The rules are
+    in :func:`recommend`.
 
     Parameters
     ----------
     scenario
-        The scenario with the workload to decide for (see :func:`with_workload`).
+        A :class:`Scenario`, or a scenario file or the name of a shipped one.
     runs_dir
         Where its runs are; default ``$WORKBENCH_RUNS_DIR`` or ``./runs``.
+    runs
+        Run ids to decide from instead of the scenario's ``[runs]`` (the newest given benchmark
+        of the scenario's model feeds the local side; a ``cloud`` run the cloud latency).
+    overrides
+        Workload fields to replace, e.g. ``{"requests_per_month": 2e6}``.
     requests
-        Requests per simulated stream.
+        Requests per simulated routing stream.
     today
         The day price ages are counted to (default the real today).
     on_step
@@ -143,37 +344,227 @@ def decide(
     Raises
     ------
     WorkbenchError
-        For a run that does not exist, a scenario that cannot be priced, or a workload no
-        option can serve.
+        For a run that does not exist, a scenario that cannot be priced, an unknown override,
+        or a workload no option can serve (the message gives each option's reason).
     """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    written = dict(scenario.runs)
+    refs: dict[str, str] = {}
+    if runs is not None:
+        choice = RunChoice(runs_dir, list(runs))
+        missing = choice.load_given()
+        if missing:
+            raise RunNotFoundError(missing_runs_message(missing))
+        refs = choice.refs_for(scenario)
+    scenario = with_workload(scenario, run_refs=refs, **_workload_overrides(overrides))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # stale prices are in the table's warnings instead
         looked_up = resolve_options(scenario, runs_dir)
         frame = compare_options(scenario, runs_dir, today=today, resolved=looked_up)
-        workload = scenario.workload.cost_workload()
-        by_name = {r.spec.name: r.cost_option for r in looked_up}
-        priced = [o for o in by_name.values() if o is not None]
-        cheapest = cheapest_option(frame)
-        best = by_name[cheapest]
-        crossings = [break_even(o, best, workload) for o in priced if o.name != best.name]
-        if on_step is not None:
-            on_step(f"Priced {len(frame)} options; simulating routing …")
-        setup = setup_from_scenario(scenario, runs_dir, requests=requests, costs=frame)
-        return Decision(
-            scenario=scenario,
-            options=frame,
-            cheapest=cheapest,
-            curve=cost_curve(priced, workload),
-            break_evens=crossings,
-            sensitivity=sensitivity(best, workload),
-            setup=setup,
-            policies=simulate_scenario(setup),
-            latency_samples_ms=latency_samples_ms(setup),
+    if on_step is not None:
+        on_step(f"Priced {len(frame)} options; simulating routing …")
+    setup = setup_from_scenario(scenario, runs_dir, requests=requests, costs=frame)
+    samples = latency_samples_ms(setup)
+    _fill_api_latency(frame, samples)
+    recommendation = recommend(frame, scenario)
+    if (
+        "cloud (modelled)" in samples
+        and frame.set_index("option").loc[recommendation.option, "kind"] == "api"
+    ):
+        note = (
+            f"{recommendation.option}'s latency is modelled (the network round trip plus an "
+            "assumed time per output token), not measured: load-test the endpoint with "
+            "`workbench cloud bench` and decide with that run (`--run ID`)."
         )
+        recommendation = dataclasses.replace(
+            recommendation, caveats=(*recommendation.caveats, note)
+        )
+    frame["verdict"] = [
+        "recommended" if name == recommendation.option else recommendation.reasons.get(name, "")
+        for name in frame["option"]
+    ]
+    workload = scenario.workload.cost_workload()
+    by_name = {r.spec.name: r.cost_option for r in looked_up}
+    priced = [o for o in by_name.values() if o is not None]
+    best = by_name[recommendation.option]
+    return Decision(
+        scenario=scenario,
+        options=frame,
+        recommendation=recommendation,
+        cheapest=cheapest_option(frame),
+        curve=cost_curve(priced, workload),
+        break_evens=[break_even(o, best, workload) for o in priced if o.name != best.name],
+        sensitivity=sensitivity(best, workload),
+        setup=setup,
+        policies=simulate_scenario(setup),
+        latency_samples_ms=samples,
+        sources={"runs": run_rows(scenario, written, runs_dir), "prices": price_rows(frame)},
+        decided_on=(today or datetime.date.today()).isoformat(),
+    )
+
+
+def _workload_overrides(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``overrides`` checked against the workload's fields (the message lists them)."""
+    names = [f.name for f in dataclasses.fields(ScenarioWorkload)]
+    values = dict(overrides or {})
+    for key in values:
+        if key not in names:
+            raise InvalidInputError(
+                f"`--set {key}=…` names no workload field.{did_you_mean(key, names)} The "
+                f"fields: {', '.join(names)}."
+            )
+    return values
+
+
+def _fill_api_latency(frame: pd.DataFrame, samples: Mapping[str, np.ndarray]) -> None:
+    """API options' p95 from the cloud side's latency (measured when a cloud run is given)."""
+    cloud = next((v for k, v in samples.items() if k.startswith("cloud")), None)
+    if cloud is None or not len(cloud):
+        return
+    api = (frame["kind"] == "api") & frame["p95_ms"].isna()
+    frame.loc[api, "p95_ms"] = float(np.percentile(cloud, 95))
+    frame.loc[api & frame["p50_ms"].isna(), "p50_ms"] = float(np.percentile(cloud, 50))
+
+
+def recommend(frame: pd.DataFrame, scenario: Scenario) -> Recommendation:
+    """The option to recommend from a priced options table, and why not each other one.
+
+    The rules, in order:
+
+    1. An option is ruled out when it cannot serve the peak or cannot be priced, keeps data
+       where the workload forbids, misses the latency objective at p50, or has a known
+       quality below the scenario's ``quality_floor`` (``ruled_out`` says which).
+    2. Among the rest, options of known quality come first: the cheapest of them is
+       recommended, and a cheaper option of unknown quality is named in the caveats, not
+       recommended over it.
+    3. When no remaining option's quality is known, the cheapest is recommended, and when the
+       options serve different models the caveats say the ranking is on cost and latency only.
+
+    Raises
+    ------
+    InvalidInputError
+        When every option is ruled out; the message gives each one's reason.
+    """
+    rows = frame.set_index("option", drop=False)
+    allowed = rows[rows["ruled_out"].fillna("") == ""]
+    if allowed.empty:
+        reasons = "; ".join(f"{name}: {why}" for name, why in rows["ruled_out"].items())
+        raise InvalidInputError(
+            f"No option of {scenario.name!r} can be recommended ({reasons}). Lower the volume or "
+            "the peak, relax the latency objective, the data rule or the quality floor, or add "
+            "an option."
+        )
+    known = allowed[allowed["quality"].notna()]
+    pool = known if not known.empty else allowed
+    ranked = pool.sort_values("monthly_usd", kind="stable")
+    best = ranked.iloc[0]
+    runner = ranked.iloc[1] if len(ranked) > 1 else None
+    if runner is None and len(allowed) > 1:
+        runner = allowed.drop(best.name).sort_values("monthly_usd", kind="stable").iloc[0]
+    caveats = _caveats(best, allowed, known, scenario)
+    reasons = _reasons(rows, best, known)
+    quality = None if pd.isna(best["quality"]) else float(best["quality"])
+    p95 = None if pd.isna(best["p95_ms"]) else float(best["p95_ms"])
+    margin = None if runner is None else float(runner["monthly_usd"] - best["monthly_usd"])
+    rec = Recommendation(
+        option=str(best["option"]),
+        model=str(best["model"] or ""),
+        variant=str(best["variant"] or ""),
+        where=str(best["data_location"]),
+        monthly_usd=float(best["monthly_usd"]),
+        p95_ms=p95,
+        quality=quality,
+        quality_label=f"quality {quality:.0%}" if quality is not None else "quality unknown",
+        runner_up=None if runner is None else str(runner["option"]),
+        margin_usd=margin,
+        sentence="",
+        caveats=tuple(caveats),
+        reasons=reasons,
+    )
+    return dataclasses.replace(rec, sentence=_sentence(rec, scenario, runner))
+
+
+_WHERE = {
+    "device": "data stays on the device",
+    "premises": "data stays on the premises",
+    "provider-region": "data goes to the provider's region",
+}
+
+
+def _sentence(rec: Recommendation, scenario: Scenario, runner: pd.Series | None) -> str:
+    what = rec.model or rec.option
+    if rec.variant:
+        what += f" ({rec.variant})"
+    volume = scenario.workload.requests_per_month
+    p95 = f"p95 {formats.duration_ms(rec.p95_ms)}" if rec.p95_ms is not None else "p95 unknown"
+    text = (
+        f"Run {what} on {rec.option} ({_WHERE.get(rec.where, rec.where)}): "
+        f"{formats.usd(rec.monthly_usd)} a month for {volume:,.0f} requests, {p95}, "
+        f"{rec.quality_label}."
+    )
+    if runner is not None and rec.margin_usd is not None:
+        text += (
+            f" Runner-up: {runner['option']} at {formats.usd(float(runner['monthly_usd']))} a "
+            f"month ({formats.usd(rec.margin_usd)} more)."
+        )
+    else:
+        text += " No other option is allowed."
+    return text
+
+
+def _caveats(
+    best: pd.Series, allowed: pd.DataFrame, known: pd.DataFrame, scenario: Scenario
+) -> list[str]:
+    caveats = []
+    models = sorted({str(m) for m in allowed["model"] if str(m)})
+    if known.empty and len(models) > 1:
+        caveats.append(
+            "No option's quality is known and they serve different models "
+            f"({', '.join(models)}): this ranks them on cost and latency only. Measure quality "
+            "(`workbench eval`) or give `quality` with its `quality_source` in the scenario."
+        )
+    elif not known.empty:
+        cheaper = allowed[
+            allowed["quality"].isna() & (allowed["monthly_usd"] < best["monthly_usd"])
+        ]
+        for name, row in cheaper.iterrows():
+            caveats.append(
+                f"{name} is cheaper ({formats.usd(float(row['monthly_usd']))} a month) but its "
+                "quality is unknown, so it is not recommended over an option of known quality; "
+                "measure it to compare."
+            )
+    if bool(best.get("estimate")):
+        caveats.append(
+            f"{best['option']}'s throughput is an estimate (a roofline projection), not a "
+            "measurement on that hardware."
+        )
+    if scenario.workload.quality_floor is not None and pd.isna(best["quality"]):
+        caveats.append(
+            f"The quality floor ({scenario.workload.quality_floor:.0%}) could not be checked for "
+            f"{best['option']}: its quality is unknown."
+        )
+    return caveats
+
+
+def _reasons(rows: pd.DataFrame, best: pd.Series, known: pd.DataFrame) -> dict[str, str]:
+    reasons = {}
+    for name, row in rows.iterrows():
+        if name == best.name:
+            continue
+        if row["ruled_out"]:
+            reasons[str(name)] = f"ruled out: {row['ruled_out']}"
+        elif not known.empty and pd.isna(row["quality"]):
+            reasons[str(name)] = "quality unknown, and an option of known quality is allowed"
+        else:
+            more = float(row["monthly_usd"] - best["monthly_usd"])
+            reasons[str(name)] = f"costs {formats.usd(more)} more a month"
+    return reasons
 
 
 def cheapest_option(frame: pd.DataFrame) -> str:
-    """The name of the cheapest feasible option of a :func:`compare_options` table.
+    """The name of the cheapest option of a :func:`compare_options` table that the rules allow
+    (any feasible one when the table has no ``ruled_out`` column).
 
     Raises
     ------
@@ -181,6 +572,9 @@ def cheapest_option(frame: pd.DataFrame) -> str:
         When no option can serve the workload.
     """
     feasible = frame[frame["feasible"] & frame["monthly_usd"].notna()]
+    if "ruled_out" in feasible:
+        allowed = feasible[feasible["ruled_out"].fillna("") == ""]
+        feasible = allowed if not allowed.empty else feasible
     if feasible.empty:
         raise InvalidInputError("No option can serve this workload; lower the volume or the peak.")
     return str(feasible.loc[feasible["monthly_usd"].idxmin(), "option"])
@@ -228,10 +622,12 @@ def next_step(exc: BaseException, scenario: Scenario | None) -> str:
 __all__ = [
     "LATENCY_DRAWS",
     "Decision",
+    "Recommendation",
     "charts",
     "cheapest_option",
     "decide",
     "latency_samples_ms",
     "next_step",
+    "recommend",
     "with_workload",
 ]

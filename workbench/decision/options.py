@@ -22,6 +22,7 @@ from workbench.cost import (
     option_cost,
     stale_prices,
 )
+from workbench.decision.quality import find_qualities, ruled_out
 from workbench.decision.resolve import ResolvedOption, resolve_options
 from workbench.decision.scenario_config import Scenario
 from workbench.decision.scenarios import load_scenario
@@ -44,6 +45,7 @@ COMPARE_COLUMNS = (
     "throughput_source",
     "estimate",
     "p50_ms",
+    "p95_ms",
     "meets_latency_objective",
     "break_even_vs",
     "break_even_requests_per_month",
@@ -56,6 +58,13 @@ COMPARE_COLUMNS = (
     "on_premises_ok",
     "reason",
     "working",
+    "model",
+    "variant",
+    "variant_reason",
+    "data_location",
+    "quality",
+    "quality_source",
+    "ruled_out",
 )
 
 
@@ -115,6 +124,10 @@ def compare_options(
     all_refs = [ref for r in resolved for ref in r.price_rows]
     stale = {s.label: s for s in stale_prices(all_refs, max_age_days, today)}
     rows = [_compare_row(item, costs, resolved, workload, scenario, stale) for item in resolved]
+    qualities = find_qualities(scenario, resolved, runs_dir)
+    for row, item in zip(rows, resolved, strict=True):
+        row.update(qualities[item.spec.name])
+        row["ruled_out"] = ruled_out(row, scenario)
     return _frame(rows, scenario, workload, [s.message for s in stale.values()])
 
 
@@ -142,7 +155,7 @@ def _compare_row(
     """One row of :func:`compare_options`: blanks, then what the throughput, cost and
     break-even add."""
     option, cost = item.spec, costs[item.spec.name]
-    on_premises_only = scenario.workload.data_must_stay_on_premises
+    rule = scenario.workload.data_rule
     row: dict[str, Any] = dict.fromkeys(COMPARE_COLUMNS, math.nan)
     row.update(
         option=option.name,
@@ -160,14 +173,19 @@ def _compare_row(
         price_as_of="; ".join(r.as_of for r in item.price_rows),
         stale=any(r.label in stale for r in item.price_rows),
         on_premises=option.is_on_premises,
-        on_premises_ok=option.is_on_premises or not on_premises_only,
+        on_premises_ok=option.allowed_by(rule),
         reason=item.reason,
         working="",
+        model=option.model if option.kind == "api" else "",
+        variant="",
+        variant_reason="",
+        data_location=option.where_data_stays,
+        quality_source="",
     )
     row.update(_throughput_columns(item, workload))
     if cost is not None:
         row.update(_cost_columns(cost, row["reason"]))
-    row.update(_break_even_columns(item, costs, resolved, workload, on_premises_only))
+    row.update(_break_even_columns(item, costs, resolved, workload, rule))
     return row
 
 
@@ -180,7 +198,12 @@ def _throughput_columns(item: ResolvedOption, workload: Workload) -> dict[str, A
         "throughput_unit": throughput.unit,
         "throughput_source": throughput.source,
         "estimate": throughput.estimate,
+        "model": throughput.model,
+        "variant": throughput.variant,
+        "variant_reason": throughput.variant_reason,
     }
+    if throughput.p95_ms is not None:
+        columns["p95_ms"] = throughput.p95_ms
     if throughput.p50_ms is not None:
         columns["p50_ms"] = throughput.p50_ms
         if workload.latency_objective_ms is not None:
@@ -210,7 +233,7 @@ def _break_even_columns(
     costs: dict[str, OptionCost | None],
     resolved: Sequence[ResolvedOption],
     workload: Workload,
-    on_premises_only: bool,
+    rule: str,
 ) -> dict[str, Any]:
     """Where ``item`` crosses the cheapest other feasible option (an allowed one, if any)."""
     others = [
@@ -221,9 +244,9 @@ def _break_even_columns(
         and costs[r.spec.name] is not None
         and costs[r.spec.name].feasible
     ]
-    if on_premises_only:
+    if rule != "anywhere":
         # Comparing with an option the rule forbids would not help the decision.
-        others = [r for r in others if r.spec.is_on_premises] or others
+        others = [r for r in others if r.spec.allowed_by(rule)] or others
     if item.cost_option is None:
         return {
             "break_even_reason": "the option cannot be priced: " + (item.reason or "no figures")

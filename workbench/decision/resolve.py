@@ -21,7 +21,7 @@ from workbench.cost import (
     load_prices,
 )
 from workbench.decision.errors import ScenarioError, ScenarioRunError
-from workbench.decision.scenario_config import OptionSpec, Scenario
+from workbench.decision.scenario_config import OptionSpec, Scenario, ScenarioWorkload
 from workbench.decision.scenarios import resolve_run
 from workbench.devices import Device, HostPeak, get_device, load_devices, project_points
 from workbench.kit.errors import DeviceNotFoundError, InvalidInputError, WorkbenchError
@@ -49,8 +49,10 @@ class Throughput:
     """Where an option's capacity comes from.
 
     ``value`` is per unit at full load in ``unit`` (``requests/s`` or ``tokens/s``);
-    ``estimate`` is true for roofline projections; ``p50_ms`` is the latency of a request at
-    the chosen point (``None`` when unknown).
+    ``estimate`` is true for roofline projections; ``p50_ms`` and ``p95_ms`` are the latency of
+    a call at the chosen point (``None`` when unknown). ``model`` and ``variant`` say what the
+    run measured at that point, ``variant_reason`` why that variant was chosen, and ``drift``
+    its quality drift against fp32 (agreement or worst cosine; ``None`` when not measured).
     """
 
     value: float
@@ -59,6 +61,11 @@ class Throughput:
     estimate: bool = False
     p50_ms: float | None = None
     run_id: str = ""
+    p95_ms: float | None = None
+    model: str = ""
+    variant: str = ""
+    variant_reason: str = ""
+    drift: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values."""
@@ -131,7 +138,9 @@ def resolve_options(
                 runs[option.run] = resolve_run(scenario.runs[option.run], runs_dir)
             run = runs[option.run]
         try:
-            resolved.append(_resolve(option, run, workload, prices, devices))
+            resolved.append(
+                _resolve(option, run, workload, prices, devices, tolerance=scenario.workload)
+            )
         except (PriceNotFoundError, DeviceNotFoundError) as exc:
             raise ScenarioError(f"{scenario.path or scenario.name}: {exc}") from exc
     return resolved
@@ -143,6 +152,7 @@ def _resolve(
     workload: Workload,
     prices: PriceCatalog,
     devices: dict[str, Device],
+    tolerance: ScenarioWorkload | None = None,
 ) -> ResolvedOption:
     if option.kind == "api":
         row = prices.api_price(option.provider, option.model)
@@ -165,7 +175,7 @@ def _resolve(
         throughput = Throughput(float(value), unit, "given in the scenario")
     else:
         throughput, problem = _run_throughput(
-            option, run, workload, target if option.projects else None
+            option, run, workload, target if option.projects else None, tolerance
         )
         if throughput is None:
             return ResolvedOption(option, None, tuple(refs), None, problem)
@@ -213,9 +223,14 @@ def _cost_option(
 
 
 def _run_throughput(
-    option: OptionSpec, run: Any, workload: Workload, device: Device | None
+    option: OptionSpec,
+    run: Any,
+    workload: Workload,
+    device: Device | None,
+    tolerance: ScenarioWorkload | None = None,
 ) -> tuple[Throughput | None, str]:
-    """The throughput one unit reaches, from the run's points (projected onto ``device``)."""
+    """The throughput one unit reaches, from the run's points (projected onto ``device``): the
+    fastest point within the latency objective among the variants whose drift is tolerated."""
     try:
         points = run.table("points")
     except WorkbenchError as exc:
@@ -228,6 +243,7 @@ def _run_throughput(
             f"output_tokens in [workload] so tokens/s can become requests/s (option "
             f"{option.name!r})."
         )
+    points, why_variant = _tolerated_variants(option, points, generation, tolerance)
     if device is None:
         column = "tokens_per_s" if generation else "throughput_items_per_s"
         _require_columns(run, points, (column, "p50_ms"), option)
@@ -240,13 +256,123 @@ def _run_throughput(
         if table is None:
             return None, problem
         source, estimate = f"ESTIMATE: run {run.id} projected onto {device.name} (roofline)", True
+    scale = _request_scale(points, workload, generation)
+    table["p50_ms"] = table["p50_ms"] * scale
     table = table[table["value"].notna() & (table["value"] > 0)]
     if table.empty:
         return None, f"run {run.id} has no positive throughput for this option"
     best = _best_point(table, workload.latency_objective_ms)
+    chosen = points.loc[best.name]
     unit = "tokens/s" if generation else "requests/s"
     value, p50_ms = float(best["value"]), float(best["p50_ms"])
-    return Throughput(value, unit, source, estimate, p50_ms, run.id), ""
+    p95_ms = None
+    if "p95_ms" in points.columns and pd.notna(chosen.get("p95_ms")):
+        # A projection and a longer answer scale the whole latency distribution by the same
+        # factor as its median.
+        measured_p50 = float(chosen["p50_ms"])
+        p95_ms = float(chosen["p95_ms"]) * (p50_ms / measured_p50 if measured_p50 > 0 else 1.0)
+    variant = str(chosen.get("variant", "")) if "variant" in points.columns else ""
+    drift = _drift_of(chosen, generation)
+    model = str(run.summary.get("model") or run.config.get("model") or "")
+    return (
+        Throughput(
+            value,
+            unit,
+            source,
+            estimate,
+            p50_ms,
+            run.id,
+            p95_ms=p95_ms,
+            model=model,
+            variant=variant,
+            variant_reason=why_variant.get(variant, ""),
+            drift=drift,
+        ),
+        "",
+    )
+
+
+def _request_scale(points: pd.DataFrame, workload: Workload, generation: bool) -> pd.Series:
+    """Per point, the factor from a measured call's latency to one request's of the workload.
+
+    A generation call of ``n`` output tokens takes about ``ttft + tpot x (n - 1)``; the
+    workload's requests generate ``output_tokens``, so the call's latency is rescaled to that
+    length (the same rescaling the routing simulation uses). Embeddings, and points without
+    ``ttft_ms``/``tpot_ms``, keep their measured latency (factor 1).
+    """
+    ones = pd.Series(1.0, index=points.index)
+    needed = ("ttft_ms", "tpot_ms", "output_tokens")
+    if not generation or any(c not in points.columns for c in needed):
+        return ones
+    ttft, tpot = points["ttft_ms"].astype(float), points["tpot_ms"].astype(float)
+    measured = ttft + tpot * (points["output_tokens"].astype(float) - 1).clip(lower=0)
+    wanted = ttft + tpot * max(workload.output_tokens - 1, 0)
+    scale = wanted / measured
+    return scale.where(scale.notna() & (measured > 0), ones)
+
+
+#: The reference variant every other is compared with: its drift is zero by definition.
+REFERENCE_VARIANT = "fp32"
+
+
+def _drift_column(generation: bool) -> str:
+    return "agreement" if generation else "cosine_min"
+
+
+def _drift_of(point: pd.Series, generation: bool) -> float | None:
+    if str(point.get("variant", "")) == REFERENCE_VARIANT:
+        return 1.0
+    value = point.get(_drift_column(generation))
+    return float(value) if value is not None and pd.notna(value) else None
+
+
+def _tolerated_variants(
+    option: OptionSpec,
+    points: pd.DataFrame,
+    generation: bool,
+    tolerance: ScenarioWorkload | None,
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The points of the variants whose quality drift the scenario tolerates, and a sentence
+    per kept variant saying why it may be used.
+
+    fp32 is the reference and always kept. Another variant is kept when its drift (token
+    agreement with fp32 for generation, worst cosine for embeddings) is at least the scenario's
+    ``min_agreement`` / ``min_cosine``; a variant whose drift was not measured is not used,
+    since nothing says it answers like fp32. An option that names its ``variant`` uses it as
+    given.
+    """
+    if "variant" not in points.columns:
+        return points, {}
+    metric = "agreement" if generation else "worst cosine"
+    floor = 0.95 if generation else 0.99
+    if tolerance is not None:
+        floor = tolerance.min_agreement if generation else tolerance.min_cosine
+    reasons: dict[str, str] = {}
+    verdicts: dict[str, bool] = {}
+    for variant in dict.fromkeys(str(v) for v in points["variant"]):
+        drift = _drift_of(points[points["variant"] == variant].iloc[0], generation)
+        if option.variant:
+            verdicts[variant] = True
+            reasons[variant] = f"{variant} as the option names it"
+        elif variant == REFERENCE_VARIANT:
+            verdicts[variant] = True
+            reasons[variant] = f"{variant} is the reference"
+        elif drift is None:
+            verdicts[variant] = False
+            reasons[variant] = f"{variant}: its {metric} with fp32 was not measured"
+        else:
+            verdicts[variant] = drift >= floor
+            sign = "≥" if verdicts[variant] else "<"
+            reasons[variant] = f"{variant}: {metric} with fp32 {drift:.1%} {sign} {floor:.0%}"
+    kept = [v for v, ok in verdicts.items() if ok]
+    if not kept:  # nothing measured against fp32 and no fp32: use what there is, and say so
+        kept = list(verdicts)
+    excluded = [reasons[v] for v, ok in verdicts.items() if not ok]
+    suffix = f"; not used: {'; '.join(excluded)}" if excluded else ""
+    tried = f"fastest of {len(kept)} tolerated variant{'s' if len(kept) > 1 else ''}"
+    why = {v: f"{reasons[v]} ({tried}{suffix})" for v in kept}
+    kept_points = points[points["variant"].astype(str).isin(kept)].reset_index(drop=True)
+    return kept_points, why
 
 
 def _projected(
@@ -261,6 +387,7 @@ def _projected(
             f"option {option.name!r}. Give the option tokens_per_s or requests_per_s instead."
         )
     projected = project_points(points, HostPeak.from_dict(host_data), [device])
+    projected.index = points.index  # one row per point, in order
     seconds = projected["projected_p50_ms"].astype(float) / 1000.0
     batch = projected["batch"].astype(float)
     if generation:

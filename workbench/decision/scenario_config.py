@@ -21,6 +21,17 @@ OPTION_KINDS = ("api", "instance", "owned", "local")
 ARRIVAL_PATTERNS = ("poisson", "diurnal", "bursty")
 #: Kinds whose data stays on the premises unless an option says otherwise.
 ON_PREMISES_KINDS = ("owned", "local")
+#: Where an option keeps the data it is sent, from the most to the least contained.
+DATA_LOCATIONS = ("device", "premises", "provider-region")
+#: Where a workload's data must stay: nowhere in particular, on the premises, on the device.
+DATA_RULES = ("anywhere", "premises", "device")
+#: Where each kind keeps data unless the option says otherwise.
+DEFAULT_DATA_LOCATION = {
+    "local": "device",
+    "owned": "premises",
+    "instance": "provider-region",
+    "api": "provider-region",
+}
 #: Fields each option kind must give.
 REQUIRED_OPTION_FIELDS = {
     "api": ("provider", "model"),
@@ -28,7 +39,16 @@ REQUIRED_OPTION_FIELDS = {
     "owned": ("device", "usd_per_kwh"),
     "local": ("usd_per_kwh",),
 }
-_TEXT_OPTION_FIELDS = ("provider", "model", "instance", "device", "run", "variant", "notes")
+_TEXT_OPTION_FIELDS = (
+    "provider",
+    "model",
+    "instance",
+    "device",
+    "run",
+    "variant",
+    "notes",
+    "quality_source",
+)
 #: How an instance option writes the unit counts (replicas).
 _INSTANCE_NAMES = {"min_units": "min_replicas", "max_units": "max_replicas"}
 
@@ -76,7 +96,32 @@ class ScenarioWorkload:
         step=0.05,
     )
     data_must_stay_on_premises: bool = spec(
-        False, help="true when requests may not leave the premises"
+        False, help="true when requests may not leave the premises (same as data_must_stay)"
+    )
+    data_must_stay: str = spec(
+        "anywhere",
+        help="where requests' data must stay: anywhere, premises or device",
+        choices=DATA_RULES,
+    )
+    quality_floor: float | None = spec(
+        None,
+        help="lowest quality score (0 to 1) an option may have to be recommended",
+        low=0,
+        high=1,
+        optional=True,
+        fix="It is a score between 0 and 1 on the scenario's evaluation, e.g. 0.6.",
+    )
+    min_agreement: float = spec(
+        0.95,
+        help="lowest token agreement with fp32 a generation variant may have to be used",
+        low=0,
+        high=1,
+    )
+    min_cosine: float = spec(
+        0.99,
+        help="lowest cosine with fp32 (worst text) an embeddings variant may have to be used",
+        low=-1,
+        high=1,
     )
     arrival_pattern: str = spec(
         "poisson", help="how requests arrive: poisson, diurnal or bursty", choices=ARRIVAL_PATTERNS
@@ -93,6 +138,14 @@ class ScenarioWorkload:
         self.cost_workload()  # checks volume, tokens, peak, latency objective and hours
         _check_bool(self, "data_must_stay_on_premises")
         check_fields(self, flags=False)
+
+    @property
+    def data_rule(self) -> str:
+        """Where data must stay: ``data_must_stay``, or ``premises`` when only the older
+        ``data_must_stay_on_premises = true`` is given."""
+        if self.data_must_stay == "anywhere" and self.data_must_stay_on_premises:
+            return "premises"
+        return self.data_must_stay
 
     def cost_workload(self) -> Workload:
         """The part the cost model uses, as a :class:`workbench.cost.Workload`."""
@@ -177,6 +230,20 @@ class OptionSpec:
     on_premises: bool | None = spec(
         None, help="whether requests stay on the premises (default by kind)", optional=True
     )
+    data_location: str = spec(
+        "",
+        help="where the option keeps requests' data: device, premises or provider-region "
+        "(default by kind)",
+        choices=("", *DATA_LOCATIONS),
+    )
+    quality: float | None = spec(
+        None,
+        help="the option's quality score (0 to 1) on the scenario's evaluation, when known",
+        low=0,
+        high=1,
+        optional=True,
+    )
+    quality_source: str = spec("", help="where the quality score comes from, with its date")
     notes: str = spec("", help="free text")
 
     def __post_init__(self) -> None:
@@ -202,6 +269,13 @@ class OptionSpec:
         self._check_numbers()
         for name in ("project", "on_premises"):
             _check_bool(self, name, optional=True)
+        if self.quality is not None and not self.quality_source.strip():
+            raise ScenarioError(
+                f"option {self.name!r} gives `quality` = {self.quality:g} without "
+                "`quality_source`: say where the score comes from and when it was measured "
+                '(e.g. "eval run 20261201-... " or "vendor model card, 2026-11"), so the '
+                "decision can show it."
+            )
 
     def _check_numbers(self) -> None:
         try:
@@ -224,10 +298,26 @@ class OptionSpec:
 
     @property
     def is_on_premises(self) -> bool:
-        """Whether requests stay on the premises: ``on_premises``, else owned and local kinds."""
+        """Whether requests stay on the premises: ``on_premises``, else by ``data_location``."""
         if self.on_premises is not None:
             return self.on_premises
-        return self.kind in ON_PREMISES_KINDS
+        return self.where_data_stays in ("device", "premises")
+
+    @property
+    def where_data_stays(self) -> str:
+        """``data_location``, else ``premises`` when ``on_premises`` says so, else by kind."""
+        if self.data_location:
+            return self.data_location
+        if self.on_premises is not None:
+            return "premises" if self.on_premises else "provider-region"
+        return DEFAULT_DATA_LOCATION[self.kind]
+
+    def allowed_by(self, rule: str) -> bool:
+        """Whether the option keeps data where ``rule`` (one of :data:`DATA_RULES`) says."""
+        if rule == "anywhere":
+            return True
+        location = self.where_data_stays
+        return location == "device" or (rule == "premises" and location == "premises")
 
     @property
     def throughput_given(self) -> bool:

@@ -11,7 +11,10 @@ A scenario is a TOML file (``data/scenarios/*.toml``)::
     input_tokens = 300
     output_tokens = 120                # 0 for embeddings
     latency_objective_ms = 15000
-    data_must_stay_on_premises = false
+    data_must_stay = "anywhere"        # anywhere | premises | device (where requests' data may go)
+    quality_floor = 0.6                # optional: lowest quality score (0-1) to recommend
+    min_agreement = 0.95               # a generation variant must agree with fp32 this often
+    min_cosine = 0.99                  # an embeddings variant's worst cosine with fp32
     arrival_pattern = "diurnal"        # poisson | diurnal | bursty
     burstiness = 1.0                   # spread of the gaps between arrivals; 1 = Poisson
     hours_per_month = 730              # optional
@@ -25,6 +28,9 @@ A scenario is a TOML file (``data/scenarios/*.toml``)::
     kind = "api"                       # api | instance | owned | local
     provider = "openai"
     model = "gpt-4o-mini"
+    quality = 0.82                     # optional, with where it comes from
+    quality_source = "eval run 20261201-..., support_faq"
+    data_location = "provider-region"  # default by kind: local device, owned premises
 
     [[options]]
     name = "HF endpoint, T4"
@@ -108,7 +114,15 @@ _OPTION_KEYS = {
     "owned": (*_HARDWARE_KEYS, *_THROUGHPUT_KEYS),
     "local": (*_HARDWARE_KEYS, *_THROUGHPUT_KEYS),
 }
-_COMMON_OPTION_KEYS = ("name", "kind", "notes", "on_premises")
+_COMMON_OPTION_KEYS = (
+    "name",
+    "kind",
+    "notes",
+    "on_premises",
+    "data_location",
+    "quality",
+    "quality_source",
+)
 
 
 def scenarios_dir() -> Path:
@@ -182,12 +196,13 @@ def load_scenario(
     prices = prices if prices is not None else load_prices()
     devices = devices if devices is not None else load_devices()
     options = _load_options(path, data.get("options"), runs, prices, devices)
+    rule = workload.data_rule
     flags = tuple(
-        f"option {option.name!r} ({option.kind}) sends requests off the premises, which "
-        f"[workload] data_must_stay_on_premises forbids; it is priced for comparison but "
-        f"may not be used"
+        f"option {option.name!r} ({option.kind}) keeps data at {option.where_data_stays}, "
+        f"but [workload] says data must stay on the {rule}; it is priced for comparison but "
+        f"is not recommended"
         for option in options
-        if workload.data_must_stay_on_premises and not option.is_on_premises
+        if not option.allowed_by(rule)
     )
     return Scenario(
         name=name,
