@@ -5,9 +5,10 @@ bounds through :func:`workbench.kit.fields.spec`): a scenario file, a widget pan
 builds them, and every bad value is refused here, before any cost is computed, with a message
 naming the field and its owner.
 
-* :class:`Workload`: the volume, its peak, and the tokens of one request.
+* :class:`Workload`: the volume, its daily load profile, its peak, and the tokens of a request.
 * :class:`ApiOption`: a per-token API.
-* :class:`InstanceOption`: dedicated instances rented by the hour, sized from throughput.
+* :class:`InstanceOption`: dedicated instances rented by the hour, sized from throughput, hour
+  by hour with autoscaling (``min_replicas`` 0 scales to zero) and billed as providers bill.
 * :class:`OwnedOption`: hardware bought and run on the premises, sized like replicas.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, ClassVar
 
+from workbench.cost.load_profile import HOURS_PER_DAY, LoadProfile, coerce_load_profile
 from workbench.kit import checks
 from workbench.kit.errors import InvalidInputError
 from workbench.kit.fields import check_fields, spec
@@ -30,12 +32,17 @@ _POSITIVE = {"low": 0, "low_open": True}
 
 @dataclass(frozen=True)
 class Workload:
-    """How much work there is: the volume, its peak, and the size of one request.
+    """How much work there is: the volume, its daily shape, its peak, and the size of a request.
 
-    ``peak_requests_per_s`` sizes replicas and owned units; left out it is the average rate
-    ``requests_per_month / (3600 x hours_per_month)`` (a flat load, the cheapest possible
-    sizing). ``latency_objective_ms`` is not used by the cost formulas; it is checked here so
-    that every caller rejects a bad objective the same way.
+    ``load_profile`` spreads each day's requests over its 24 hours (default flat; see
+    :mod:`workbench.cost.load_profile`): hour ``h`` averages ``requests_per_month x share[h] /
+    (days x 3600)`` requests/s, with ``days = hours_per_month / 24``. ``peak_requests_per_s`` is
+    the busiest rate to size for; left out it is the busiest hour's average (for a flat profile,
+    the month's average rate, the cheapest possible sizing). When given it is at least that,
+    and autoscaled replicas are sized in every hour for the hour's average times
+    ``peak / busiest hour's average`` (the burst above the hourly average is assumed the same
+    in every hour). ``latency_objective_ms`` is not used by the cost formulas; it is checked
+    here so that every caller rejects a bad objective the same way.
     """
 
     requests_per_month: float = spec(
@@ -69,8 +76,14 @@ class Workload:
         fix="A month has at most 744 hours (31 days); 730 is the usual convention.",
         **_POSITIVE,
     )
+    load_profile: LoadProfile = spec(
+        default_factory=LoadProfile.flat,
+        help="how a day's requests spread over its 24 hours: flat, business-hours, diurnal "
+        "or a CSV of hour,share",
+    )
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "load_profile", coerce_load_profile(self.load_profile))
         check_fields(self, owner="the workload", flags=False)
         if self.peak_requests_per_s is not None:
             peak = float(self.peak_requests_per_s)
@@ -81,6 +94,15 @@ class Workload:
                     f"{average:.6g} requests/s that `requests_per_month` = "
                     f"{self.requests_per_month:g} implies over {self.hours_per_month:g} hours; "
                     "a peak is at least the average. Raise it, or lower requests_per_month."
+                )
+            busiest = self.busiest_hour_requests_per_s
+            if peak < busiest * (1 - 1e-12):
+                profile = self.load_profile
+                raise InvalidInputError(
+                    f"`peak_requests_per_s` of the workload ({peak:g}) is below the average rate "
+                    f"{busiest:.6g} requests/s of the busiest hour ({profile.busiest_hour:02d}:00) "
+                    f"of load profile {profile.name!r}; a peak is at least the busiest hour's "
+                    "average. Raise it, or leave it out to size for the busiest hour."
                 )
 
     @property
@@ -94,10 +116,28 @@ class Workload:
         return self.requests_per_month / self.seconds_per_month
 
     @property
-    def peak_rate(self) -> float:
-        """The rate to size for: ``peak_requests_per_s``, or the average when none is given."""
-        if self.peak_requests_per_s is None:
+    def days_per_month(self) -> float:
+        """``hours_per_month / 24``: the days the daily load profile repeats over."""
+        return self.hours_per_month / HOURS_PER_DAY
+
+    @property
+    def hourly_requests_per_s(self) -> tuple[float, ...]:
+        """The average rate of each hour of the day: ``volume x share / (days x 3600)``."""
+        per_day = self.requests_per_month / self.days_per_month
+        return tuple(per_day * share / 3600.0 for share in self.load_profile.shares)
+
+    @property
+    def busiest_hour_requests_per_s(self) -> float:
+        """The average rate of the profile's busiest hour (the month's average when flat)."""
+        if self.load_profile.is_flat:
             return self.average_requests_per_s
+        return max(self.hourly_requests_per_s)
+
+    @property
+    def peak_rate(self) -> float:
+        """The rate to size for: ``peak_requests_per_s``, or the busiest hour's average."""
+        if self.peak_requests_per_s is None:
+            return self.busiest_hour_requests_per_s
         return float(self.peak_requests_per_s)
 
     @property
@@ -118,8 +158,10 @@ class Workload:
         return replace(self, requests_per_month=volume, peak_requests_per_s=peak)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain values."""
-        return asdict(self)
+        """Plain values; ``load_profile`` as :meth:`LoadProfile.to_dict`."""
+        data = asdict(self)
+        data["load_profile"] = self.load_profile.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Workload:
@@ -149,6 +191,10 @@ class _Option:
     def unit_limits(self) -> tuple[int, int | None]:
         """Fewest and most units the option may run (an API has no units: ``(0, None)``)."""
         return 0, None
+
+    def sensitivity_inputs(self, workload: Workload) -> tuple[str, ...]:
+        """The :attr:`inputs` that can move this option's cost at ``workload``."""
+        return type(self).inputs
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, with ``kind``."""
@@ -218,12 +264,35 @@ class ApiOption(_Option):
         self._check()
 
 
+#: How providers round the time a replica is up: per second, per minute, per hour.
+BILLING_GRANULARITIES = ("second", "minute", "hour")
+#: Seconds in one step of each billing granularity.
+GRANULARITY_S = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
+
+
 @dataclass(frozen=True)
 class InstanceOption(_SizedOption):
     """Dedicated instances rented by the hour, each running one replica of the model.
 
     The throughput fields (``requests_per_s`` or ``tokens_per_s``, and ``utilization``) are
     those of one replica; see :class:`_SizedOption`.
+
+    Replicas autoscale hour by hour between ``min_replicas`` and ``max_replicas`` to the
+    workload's load profile (:func:`workbench.cost.autoscaling.hourly_plan`); ``min_replicas``
+    0 scales to zero, and then ``cold_start_s`` is required. A replica no longer needed is
+    kept ``scale_down_after_s`` (the last one ``scale_to_zero_after_s``) before it goes, and
+    each stretch a replica is up is billed rounded up to ``billing_granularity``. With the
+    defaults (one replica at least) and a flat load the price is today's
+    ``replicas x usd_per_hour x hours_per_month``.
+
+    Defaults and why: ``billing_granularity`` "minute", because Hugging Face Inference
+    Endpoints and Together bill per minute and the big clouds per second with a one-minute
+    minimum, so rounding each stretch up to a minute is never below those bills and at most a
+    minute above; ``scale_down_after_s`` 300 s, the stabilization window Hugging Face
+    Inference Endpoints documents for scaling down; ``scale_to_zero_after_s`` 3600 s, its
+    documented default inactivity period before scaling to zero (guides/autoscaling in
+    huggingface/hf-endpoints-documentation). These are settings of the endpoint you
+    configure: set them to yours.
     """
 
     kind: ClassVar[str] = "instance"
@@ -238,13 +307,75 @@ class InstanceOption(_SizedOption):
     usd_per_hour: float = spec(
         help="price of one instance per hour, USD", unit="USD/h", **_POSITIVE
     )
-    min_replicas: int = spec(1, help="replicas kept running at least", low=1, whole=True)
+    min_replicas: int = spec(
+        1, help="replicas kept running at least; 0 = scale to zero when idle", low=0, whole=True
+    )
     max_replicas: int | None = spec(
         None, help="most replicas; none = any", low=1, whole=True, optional=True
     )
+    billing_granularity: str = spec(
+        "minute",
+        help="how the provider rounds up the time a replica is up: second, minute or hour",
+        choices=BILLING_GRANULARITIES,
+        fix="Use the provider's billing step: e.g. minute for Hugging Face Inference "
+        "Endpoints, second for EdgeOne edge inference.",
+    )
+    cold_start_s: float | None = spec(
+        None,
+        help="seconds a replica takes to start from zero and load the model (needed when "
+        "min_replicas is 0)",
+        unit="s",
+        low=0,
+        optional=True,
+        fix="It is the time from the first request after idle until a replica serves, e.g. 60.",
+    )
+    scale_down_after_s: float = spec(
+        300.0,
+        help="seconds a replica above the minimum is kept after it is last needed",
+        unit="s",
+        low=0,
+        high=3600,
+        fix="It is the provider's scale-down delay, at most an hour, e.g. 300.",
+    )
+    scale_to_zero_after_s: float = spec(
+        3600.0,
+        help="with min_replicas 0, seconds without a request before the last replica goes",
+        unit="s",
+        low=0,
+        high=86400,
+        fix="It is the endpoint's inactivity period before scaling to zero, e.g. 900 or 3600.",
+    )
 
     def __post_init__(self) -> None:
-        self._check_sizing(self._check(), "min_replicas", "max_replicas")
+        owner = self._check()
+        self._check_sizing(owner, "min_replicas", "max_replicas")
+        if self.min_replicas == 0 and self.cold_start_s is None:
+            raise InvalidInputError(
+                f"`cold_start_s` of {owner} is needed when `min_replicas` is 0 (scale to zero): "
+                "give the seconds a replica takes to start from zero and load the model, "
+                "measured or the provider's figure (e.g. 60), or keep min_replicas at 1."
+            )
+
+    def sensitivity_inputs(self, workload: Workload) -> tuple[str, ...]:
+        """:attr:`inputs`, plus the autoscaling settings that matter at ``workload``: the cold
+        start and the inactivity period when scaling to zero, the scale-down delay when the
+        load profile is not flat."""
+        extra: tuple[str, ...] = ()
+        if self.scales_to_zero:
+            extra += ("cold_start_s", "scale_to_zero_after_s")
+        if not workload.load_profile.is_flat:
+            extra += ("scale_down_after_s",)
+        return type(self).inputs + extra
+
+    @property
+    def scales_to_zero(self) -> bool:
+        """Whether the option may run no replica at all (``min_replicas`` 0)."""
+        return self.min_replicas == 0
+
+    @property
+    def billing_step_s(self) -> float:
+        """Seconds in one billing step (1, 60 or 3600)."""
+        return GRANULARITY_S[self.billing_granularity]
 
     def unit_limits(self) -> tuple[int, int | None]:
         """``(min_replicas, max_replicas)``."""
@@ -381,6 +512,8 @@ def check_workload(workload: Any) -> None:
 
 
 __all__ = [
+    "BILLING_GRANULARITIES",
+    "GRANULARITY_S",
     "HOURS_PER_MONTH",
     "MAX_HOURS_PER_MONTH",
     "ApiOption",

@@ -17,9 +17,24 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import brentq
 
-from workbench.cost.config import ApiOption, CostOption, Workload, check_option, check_workload
-from workbench.cost.monthly import capacity_per_unit, linear_cost, option_cost, units_at
+from workbench.cost.autoscaling import always_on_monthly_usd, hourly_plan, replica_steps
+from workbench.cost.config import (
+    ApiOption,
+    CostOption,
+    InstanceOption,
+    Workload,
+    check_option,
+    check_workload,
+)
+from workbench.cost.monthly import (
+    LinearCost,
+    capacity_per_unit,
+    linear_cost,
+    option_cost,
+    units_at,
+)
 from workbench.kit import checks
 from workbench.kit.errors import InvalidInputError
 
@@ -68,6 +83,14 @@ def _steps(option: CostOption, workload: Workload, limit: float) -> tuple[list[f
     """Volumes in (0, limit) where ``option`` adds a unit, and the volume where it runs out."""
     if isinstance(option, ApiOption):
         return [], math.inf
+    if isinstance(option, InstanceOption) and not workload.load_profile.is_flat:
+        steps, ceiling = replica_steps(option, workload, limit)
+        if len(steps) > _MAX_SEGMENTS:
+            raise InvalidInputError(
+                f"Option {option.name!r} would change its replicas more than {_MAX_SEGMENTS:,} "
+                f"times before {limit:,.0f} requests/month; lower `max_requests_per_month`."
+            )
+        return steps, ceiling
     per_unit = capacity_per_unit(option, workload)
     # units(v) = ceil(peak(v) / per_unit) with peak(v) = v x ratio / seconds per month.
     volume_per_unit = per_unit * workload.seconds_per_month / workload.peak_to_average
@@ -169,7 +192,9 @@ def _walk(
     """The crossings between consecutive ``bounds``, and the sign of ``a - b`` first and last.
 
     Between two bounds both options run a fixed number of units, so ``a - b`` is a line; a
-    sign change inside it, or across a bound (where a unit is added), is a crossing.
+    sign change inside it, or across a bound (where a unit is added), is a crossing. Where a
+    scale-to-zero option starts replicas on demand its cost is not a line: the segment is
+    sampled and each sign change solved numerically (:func:`_walk_curved`).
     """
     crossings: list[float] = []
     first_sign = last_sign = 0
@@ -177,9 +202,17 @@ def _walk(
     for start, end in itertools.pairwise(bounds):
         if end <= start:
             continue
-        middle = workload.at_volume((start + end) / 2)
-        line_a = linear_cost(option_a, middle, units_at(option_a, middle))
-        line_b = linear_cost(option_b, middle, units_at(option_b, middle))
+        line_a = _line(option_a, workload, start, end)
+        line_b = _line(option_b, workload, start, end)
+        if line_a is None or line_b is None:
+            signs, found, scale = _walk_curved(option_a, option_b, workload, start, end, scale)
+            sign_start, sign_end = signs[0], signs[-1]
+            if sign_start and last_sign and sign_start != last_sign:
+                crossings.append(start)
+            crossings += found
+            first_sign = first_sign or next((x for x in signs if x), 0)
+            last_sign = next((x for x in reversed(signs) if x), last_sign)
+            continue
         fixed = line_a.fixed - line_b.fixed
         variable = line_a.variable - line_b.variable
         scale = max(scale, abs(line_a.fixed), abs(line_b.fixed))
@@ -194,6 +227,73 @@ def _walk(
         first_sign = first_sign or sign_start or sign_end
         last_sign = sign_end or sign_start or last_sign
     return sorted(set(crossings)), first_sign, last_sign
+
+
+#: Points a curved segment is sampled at to find where the cheaper option changes.
+_CURVED_SAMPLES = 64
+
+
+def _inside(start: float, end: float) -> tuple[float, float]:
+    """Volumes just inside ``(start, end)``: the units there are those of the segment."""
+    step = 1e-9 * (end - start)
+    return start + step, end - step
+
+
+def _line(option: CostOption, workload: Workload, start: float, end: float) -> LinearCost | None:
+    """``option``'s cost between two bounds as a line, or ``None`` where it is curved."""
+    middle = workload.at_volume((start + end) / 2)
+    if isinstance(option, InstanceOption) and not (
+        workload.load_profile.is_flat and not option.scales_to_zero
+    ):
+        if not option.scales_to_zero:
+            monthly = always_on_monthly_usd(option, middle)
+            return LinearCost(monthly, 0.0, {"instances": monthly}, {})
+        plan = hourly_plan(option, middle)
+        low, high = _inside(start, end)
+        ends = (hourly_plan(option, workload.at_volume(v)) for v in (low, high))
+        if plan.has_on_demand_hours or any(p.has_on_demand_hours for p in ends):
+            return None
+        monthly = plan.monthly_usd
+        return LinearCost(monthly, 0.0, {"instances": monthly}, {})
+    return linear_cost(option, middle, units_at(option, middle))
+
+
+def _walk_curved(
+    option_a: CostOption,
+    option_b: CostOption,
+    workload: Workload,
+    start: float,
+    end: float,
+    scale: float,
+) -> tuple[list[int], list[float], float]:
+    """Signs of ``a - b`` at points across a curved segment, the crossings between them (solved
+    with Brent's method on the true costs), and the updated scale of the costs."""
+    low, high = _inside(start, end)
+    floor = max(low, high * 1e-9)
+    points = np.unique(np.concatenate(([low], np.geomspace(floor, high, _CURVED_SAMPLES))))
+
+    def difference(volume: float) -> float:
+        at = workload.at_volume(float(volume))
+        return option_cost(option_a, at).monthly_usd - option_cost(option_b, at).monthly_usd
+
+    values = []
+    for volume in points:
+        at = workload.at_volume(float(volume))
+        cost_a, cost_b = (
+            option_cost(option_a, at).monthly_usd,
+            option_cost(option_b, at).monthly_usd,
+        )
+        scale = max(scale, abs(cost_a), abs(cost_b))
+        values.append(cost_a - cost_b)
+    signs = [_sign(value, scale) for value in values]
+    found = [
+        float(brentq(difference, float(left), float(right), xtol=1e-9 * float(right)))
+        for (left, right), (sign_left, sign_right) in zip(
+            itertools.pairwise(points), itertools.pairwise(signs), strict=True
+        )
+        if sign_left and sign_right and sign_left != sign_right
+    ]
+    return signs, found, scale
 
 
 def _no_crossing_reason(

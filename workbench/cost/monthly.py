@@ -4,7 +4,10 @@
   price`` (prices per million tokens); nothing is paid when nothing is sent.
 * **Dedicated instances** rented by the hour, sized from measured throughput: a replica serves
   ``throughput x utilization`` requests per second; ``replicas = ceil(peak / that)`` in whole
-  steps (at least ``min_replicas``); ``monthly = replicas x hourly price x hours per month``.
+  steps (at least ``min_replicas``); ``monthly = replicas x hourly price x hours per month``
+  for a flat load. With a load profile or scale to zero, replicas are sized hour by hour and
+  billed as the provider bills (:mod:`workbench.cost.autoscaling`); ``OptionCost.hourly``
+  holds the plan.
 * **Owned hardware**: ``purchase / amortization months + kW x hours x PUE x price per kWh +
   operations``, per unit, with units sized like replicas. With an idle power the energy is
   weighted by load: ``idle + (typical - idle) x load``.
@@ -22,6 +25,13 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.cost.autoscaling import (
+    HOURLY_COLUMNS,
+    HourlyPlan,
+    HourRow,
+    hourly_plan,
+    plan_working,
+)
 from workbench.cost.config import (
     ApiOption,
     CostOption,
@@ -31,11 +41,9 @@ from workbench.cost.config import (
     check_option,
     check_workload,
 )
+from workbench.cost.sizing import capacity_per_unit, raw_requests_per_s, units_needed
 from workbench.kit import checks
-from workbench.kit.errors import InvalidInputError
 
-#: Whole-unit sizing ignores float noise smaller than this (so 2.0000000001 replicas is 2).
-_UNIT_TOLERANCE = 1e-9
 _POSITIVE = {"low": 0, "low_open": True}
 
 
@@ -70,57 +78,6 @@ def instance_cost_per_token(usd_per_hour: float, tokens_per_s: float, utilizatio
     return price / (3600.0 * rate * share)
 
 
-def units_needed(peak_requests_per_s: float, capacity_per_unit: float, min_units: int = 1) -> int:
-    """Whole units (replicas, machines) to serve a peak: ``max(min_units, ceil(peak / capacity))``.
-
-    Parameters
-    ----------
-    peak_requests_per_s
-        Demand to serve, requests per second.
-    capacity_per_unit
-        Requests per second one unit is planned for (throughput x utilization).
-    min_units
-        Units kept at least (1 by default: an idle service still runs one).
-
-    Raises
-    ------
-    InvalidInputError
-        For a negative peak or a non-positive capacity.
-    """
-    owner = "units_needed"
-    peak = checks.number("peak_requests_per_s", peak_requests_per_s, low=0, owner=owner)
-    capacity = checks.number("capacity_per_unit", capacity_per_unit, owner=owner, **_POSITIVE)
-    ratio = peak / capacity
-    steps = math.ceil(ratio - _UNIT_TOLERANCE * max(1.0, ratio))
-    return max(int(min_units), steps)
-
-
-def raw_requests_per_s(option: InstanceOption | OwnedOption, workload: Workload) -> float:
-    """Requests one unit completes per second at full load.
-
-    ``requests_per_s`` as given, or ``tokens_per_s / output_tokens``.
-
-    Raises
-    ------
-    InvalidInputError
-        When the throughput is in tokens and the workload generates no output tokens.
-    """
-    if option.requests_per_s is not None:
-        return float(option.requests_per_s)
-    if workload.output_tokens <= 0:
-        raise InvalidInputError(
-            f"Option {option.name!r} gives its throughput in `tokens_per_s`, but the workload's "
-            "`output_tokens` is 0, so tokens cannot be turned into requests. Give "
-            "`requests_per_s` instead (e.g. measured items/s for embeddings), or set output_tokens."
-        )
-    return float(option.tokens_per_s) / workload.output_tokens
-
-
-def capacity_per_unit(option: InstanceOption | OwnedOption, workload: Workload) -> float:
-    """Requests per second one unit is planned for: ``raw throughput x utilization``."""
-    return raw_requests_per_s(option, workload) * option.utilization
-
-
 # ---------------------------------------------------------------------------------------------
 # The result
 
@@ -133,7 +90,10 @@ class OptionCost:
     ``units`` and the capacities are ``None`` for an API (no capacity to size). An option that
     cannot serve the peak within its ``max_units`` is ``feasible=False``, its costs NaN and
     ``reason`` says why. ``components`` splits the monthly cost (USD) by what it pays for;
-    ``working`` is the calculation in words, one step a line.
+    ``working`` is the calculation in words, one step a line. ``hourly`` is an instance
+    option's replicas hour by hour (:class:`~workbench.cost.autoscaling.HourRow`, empty for
+    other kinds; :meth:`hourly_frame` as a table); for an instance ``units`` is the busiest
+    hour's replicas.
     """
 
     option: str
@@ -150,6 +110,7 @@ class OptionCost:
     reason: str = ""
     components: dict[str, float] = field(default_factory=dict)
     working: tuple[str, ...] = ()
+    hourly: tuple[HourRow, ...] = ()
 
     @property
     def usd_per_request(self) -> float:
@@ -165,14 +126,16 @@ class OptionCost:
         """Plain values, with the derived ``usd_per_request`` and ``usd_per_1k_requests``."""
         data = asdict(self)
         data["working"] = list(self.working)
+        data["hourly"] = [row.to_dict() for row in self.hourly]
         data["usd_per_request"] = self.usd_per_request
         data["usd_per_1k_requests"] = self.usd_per_1k_requests
         return data
 
     def to_frame(self) -> pd.DataFrame:
         """One row for tables: the scalar fields, ``component_<name>_usd`` columns, and the
-        working joined with ``" | "``."""
+        working joined with ``" | "`` (the hourly plan is :meth:`hourly_frame`)."""
         data = self.to_dict()
+        data.pop("hourly")
         components = data.pop("components")
         data["working"] = " | ".join(self.working)
         data.update({f"component_{k}_usd": v for k, v in components.items()})
@@ -184,7 +147,16 @@ class OptionCost:
         values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
         values["working"] = tuple(values.get("working", ()))
         values["components"] = dict(values.get("components", {}))
+        values["hourly"] = tuple(
+            row if isinstance(row, HourRow) else HourRow.from_dict(row)
+            for row in values.get("hourly", ())
+        )
         return cls(**values)
+
+    def hourly_frame(self) -> pd.DataFrame:
+        """The hourly plan as a table, columns
+        :data:`~workbench.cost.autoscaling.HOURLY_COLUMNS` (no rows for an API or owned option)."""
+        return pd.DataFrame([row.to_dict() for row in self.hourly], columns=list(HOURLY_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -303,9 +275,13 @@ def _sized_cost(option: InstanceOption | OwnedOption, workload: Workload) -> Opt
     low, high = option.unit_limits()
     units = units_needed(peak, per_unit, low)
     word = "replicas" if isinstance(option, InstanceOption) else "units"
+    plan = hourly_plan(option, workload) if isinstance(option, InstanceOption) else None
+    hourly = plan.rows if plan is not None else ()
+    by_hour = plan is not None and not plan.uniform
     working = [
         *_capacity_working(option, workload),
-        f"{word} = max({low}, ceil({peak:.6g} peak requests/s / {per_unit:.6g})) = {units}",
+        f"{word}{' in the busiest hour' if by_hour else ''} = max({low}, ceil({peak:.6g} peak "
+        f"requests/s / {per_unit:.6g})) = {units}",
     ]
     sized = {
         "option": option.name,
@@ -330,7 +306,10 @@ def _sized_cost(option: InstanceOption | OwnedOption, workload: Workload) -> Opt
             feasible=False,
             reason=reason,
             working=(*working, f"not feasible: {reason}"),
+            hourly=hourly,
         )
+    if by_hour:
+        return _plan_cost(plan, option, workload, sized, working)
     part = linear_cost(option, workload, units)
     monthly = part.fixed + part.variable * volume
     components = dict(part.components_fixed)
@@ -345,6 +324,41 @@ def _sized_cost(option: InstanceOption | OwnedOption, workload: Workload) -> Opt
         capacity_requests_per_s=units * per_unit,
         components=components,
         working=tuple(working),
+        hourly=hourly,
+    )
+
+
+def _plan_cost(
+    plan: HourlyPlan,
+    option: InstanceOption,
+    workload: Workload,
+    sized: dict[str, Any],
+    working: list[str],
+) -> OptionCost:
+    """An instance option whose replicas change over the day: the plan's sum over the hours.
+
+    Whole-hour replicas (and those kept while scaling down) are the fixed part; what the
+    on-demand hours of a scale-to-zero option cost grows with the requests, so it is given as
+    a cost per request at this volume.
+    """
+    volume = workload.requests_per_month
+    monthly = plan.monthly_usd
+    on_demand = (
+        option.usd_per_hour * (plan.on_demand_billed_hours_per_day * workload.hours_per_month) / 24
+    )
+    working = [*working, *plan_working(plan, option, workload)]
+    working.append(
+        f"per request = ${monthly:,.2f} / {volume:,.0f} requests = ${monthly / volume:.6g}"
+    )
+    return OptionCost(
+        **sized,
+        monthly_usd=monthly,
+        fixed_usd_per_month=monthly - on_demand,
+        variable_usd_per_request=on_demand / volume,
+        capacity_requests_per_s=sized["units"] * sized["capacity_per_unit_requests_per_s"],
+        components={"instances": monthly},
+        working=tuple(working),
+        hourly=plan.rows,
     )
 
 

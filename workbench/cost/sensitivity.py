@@ -6,7 +6,9 @@ base value; the monthly cost (or the difference between two options) is recomput
 ends. The input whose move changes the result most comes first.
 
 Inputs are kept inside their valid range: a utilization of 0.9 moved up 20% stops at 1.0, a
-PUE does not go below 1, a peak not below the average rate. ``note`` says where that
+PUE does not go below 1, a peak not below the busiest hour's average rate. An instance option
+that scales to zero also moves its cold start and inactivity period, and one on a load profile
+that is not flat its scale-down delay. ``note`` says where that
 happened, so a short bar is not mistaken for an insensitive input.
 """
 
@@ -58,7 +60,11 @@ def _bounds(owner: Any, name: str, workload: Workload) -> tuple[float, float]:
     if name == "pue":
         return 1.0, math.inf
     if name == "peak_requests_per_s":
-        return workload.average_requests_per_s, math.inf
+        return workload.busiest_hour_requests_per_s, math.inf
+    if name == "scale_down_after_s":
+        return 0.0, 3600.0
+    if name == "scale_to_zero_after_s":
+        return 0.0, 86400.0
     if isinstance(owner, OwnedOption) and owner.idle_power_w is not None:
         if name == "idle_power_w":
             return 0.0, owner.power_w
@@ -201,7 +207,7 @@ def _option_rows(
 ) -> list[dict[str, Any]]:
     """One row per input of ``owner`` (``option`` or ``versus``), the other held at its base."""
     rows = []
-    for name in type(owner).inputs:
+    for name in owner.sensitivity_inputs(workload):
         base = getattr(owner, name)
         if base is None:
             continue

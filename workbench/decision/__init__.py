@@ -14,10 +14,15 @@
   overflow to the cloud, per routing policy (``compare_policies``, ``pareto_front``);
   :mod:`workbench.decision.hybrid_setup` builds one from a scenario and its runs.
 * :mod:`workbench.decision.compare`: the whole decision for one workload, headless
-  (``decide``, ``charts``), which the decision panel renders;
+  (``decide`` gives a ``Decision`` with its ``Recommendation``; ``charts``), which the decision
+  panel, the decision dashboard, the static export and the report render;
+  :mod:`workbench.decision.quality`: what is known of each option's answers, and the rules that
+  rule an option out; :mod:`workbench.decision.report`: a decision as one offline HTML or
+  Markdown page (``write_report``);
   :mod:`workbench.decision.sources`: which saved runs feed a scenario and the runs and prices
   behind the figures (``RunChoice``), which the decision dashboard lists.
-* :mod:`workbench.decision.cli`: ``workbench cost compare`` and ``workbench hybrid simulate``.
+* :mod:`workbench.decision.cli`: ``workbench decide``, ``workbench cost compare`` and
+  ``workbench hybrid simulate``.
 
 Example
 -------
@@ -37,11 +42,13 @@ from __future__ import annotations
 from workbench.decision.arrivals import diurnal_rate_per_s, generate_arrivals
 from workbench.decision.compare import (
     Decision,
+    Recommendation,
     charts,
     cheapest_option,
     decide,
     latency_samples_ms,
     next_step,
+    recommend,
     with_workload,
 )
 from workbench.decision.config import (
@@ -80,6 +87,7 @@ from workbench.decision.policies import (
     predicted_local_latency_s,
     residual_estimator,
 )
+from workbench.decision.report import write_report
 from workbench.decision.resolve import ResolvedOption, SourceRef, Throughput, resolve_options
 from workbench.decision.scenario_config import (
     ARRIVAL_PATTERNS,
@@ -129,6 +137,7 @@ __all__ = [
     "OptionSpec",
     "Overflow",
     "PolicyResult",
+    "Recommendation",
     "Request",
     "ResolvedOption",
     "RoutingPolicy",
@@ -166,6 +175,7 @@ __all__ = [
     "percentile_estimator",
     "predicted_local_latency_s",
     "price_rows",
+    "recommend",
     "residual_estimator",
     "resolve_options",
     "resolve_run",
@@ -176,4 +186,5 @@ __all__ = [
     "simulate_scenario",
     "simulate_trace",
     "with_workload",
+    "write_report",
 ]

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 TABLE_COLUMNS = (
     "option",
     "kind",
+    "model",
+    "variant",
     "monthly_usd",
     "usd_per_1k_requests",
     "units",
@@ -36,6 +38,7 @@ TABLE_COLUMNS = (
     "break_even_requests_per_month",
     "stale",
     "on_premises_ok",
+    "ruled_out",
 )
 #: Columns ``hybrid simulate`` prints; the JSON file has every column.
 POLICY_COLUMNS = (
@@ -119,10 +122,10 @@ def _add_decide(commands: Any) -> None:
 
 
 def _decide(args: argparse.Namespace) -> None:
-    from workbench.decision.compare import Decision, decide
+    from workbench.decision.compare import decide, record_decision
     from workbench.decision.report import check_report_path, write_report
     from workbench.kit import checks
-    from workbench.runs import check_can_record, record
+    from workbench.runs import check_can_record
 
     to_stdout = args.json == "-"
     if args.json and not to_stdout:
@@ -143,11 +146,7 @@ def _decide(args: argparse.Namespace) -> None:
         today=today,
     )
     if not args.no_save:
-        config = {"decision": _config_part(decision), "decided_on": decision.decided_on}
-        with record(
-            Decision, config, label=decision.scenario.name, runs_dir=args.runs_dir
-        ) as recording:
-            recording.save(decision)
+        record_decision(decision, args.runs_dir)
     say(decision.title)
     say(decision.recommendation.sentence)
     for caveat in decision.recommendation.caveats:
@@ -161,13 +160,6 @@ def _decide(args: argparse.Namespace) -> None:
     elif args.json:
         _write_json(args.json, json_ready(decision.to_dict()))
         say(f"wrote {args.json}")
-
-
-def _config_part(decision: Any) -> dict[str, Any]:
-    """What a decision run keeps in run.json: everything but its tables."""
-    data = decision.to_dict()
-    tables = set(decision.tables()) | {"latency_samples_ms"}
-    return json_ready({k: v for k, v in data.items() if k not in tables})
 
 
 def _parse_sets(items: list[str]) -> dict[str, Any]:

@@ -28,12 +28,14 @@ from workbench.cost import break_even, cost_curve, sensitivity
 from workbench.decision.errors import ScenarioRunError, did_you_mean
 from workbench.decision.hybrid_setup import HybridSetup, setup_from_scenario, simulate_scenario
 from workbench.decision.options import compare_options
+from workbench.decision.quality import ruled_out
 from workbench.decision.resolve import resolve_options
 from workbench.decision.scenario_config import Scenario, ScenarioWorkload
 from workbench.decision.scenarios import LATEST_PREFIX, load_scenario, parse_run_ref
 from workbench.decision.sources import RunChoice, missing_runs_message, price_rows, run_rows
 from workbench.kit import formats
 from workbench.kit.errors import InvalidInputError, RunNotFoundError
+from workbench.kit.jsonvalues import json_ready
 
 #: Latencies drawn per side for the latency chart.
 LATENCY_DRAWS = 2000
@@ -221,9 +223,13 @@ class Decision:
         from workbench.cost import BreakEven
         from workbench.decision.config import HybridConfig, ScenarioSimulation
 
-        options = pd.DataFrame(data["options"])
+        options = _frame(data["options"])
         if "units" in options:
             options["units"] = options["units"].astype("Int64")
+        if "meets_latency_objective" in options:
+            options["meets_latency_objective"] = options["meets_latency_objective"].astype(
+                "boolean"
+            )
         options.attrs["warnings"] = list(data.get("warnings", []))
         options.attrs["scenario"] = data["scenario"]["name"]
         setup = data["setup"]
@@ -237,15 +243,15 @@ class Decision:
             options=options,
             recommendation=Recommendation.from_dict(data["recommendation"]),
             cheapest=data["cheapest"],
-            curve=pd.DataFrame(data["curve"]),
+            curve=_frame(data["curve"]),
             break_evens=[BreakEven.from_dict(b) for b in data.get("break_evens", [])],
-            sensitivity=pd.DataFrame(data["sensitivity"]),
+            sensitivity=_frame(data["sensitivity"]),
             setup=HybridSetup(
                 HybridConfig.from_dict(setup["config"]),
                 list(setup.get("notes", [])),
                 ScenarioSimulation(**setup.get("settings", {})),
             ),
-            policies=pd.DataFrame(data["policies"]),
+            policies=_frame(data["policies"]),
             latency_samples_ms={
                 side: np.asarray(values, dtype=float)
                 for side, values in data.get("latency_samples_ms", {}).items()
@@ -254,6 +260,12 @@ class Decision:
             decided_on=data.get("decided_on", ""),
             run_id=data.get("run_id"),
         )
+
+    def run_config(self) -> dict[str, Any]:
+        """What a ``decision`` run keeps in its ``run.json``: everything but its tables."""
+        tables = set(self.tables()) | {"latency_samples_ms"}
+        data = {k: v for k, v in self.to_dict().items() if k not in tables}
+        return {"decision": json_ready(data), "decided_on": self.decided_on}
 
     @classmethod
     def from_run(cls, run: Any) -> Decision:
@@ -273,6 +285,15 @@ class Decision:
 
 
 _EMPTY = pd.DataFrame()
+
+
+def _frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """A table from JSON records: a column that JSON left all null is a float column of NaN."""
+    frame = pd.DataFrame(records)
+    for column in frame.columns:
+        if frame[column].isna().all():
+            frame[column] = np.nan
+    return frame
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
@@ -366,7 +387,7 @@ def decide(
         on_step(f"Priced {len(frame)} options; simulating routing …")
     setup = setup_from_scenario(scenario, runs_dir, requests=requests, costs=frame)
     samples = latency_samples_ms(setup)
-    _fill_api_latency(frame, samples)
+    _fill_api_latency(frame, samples, scenario)
     recommendation = recommend(frame, scenario)
     if (
         "cloud (modelled)" in samples
@@ -404,6 +425,23 @@ def decide(
     )
 
 
+def record_decision(decision: Decision, runs_dir: str | os.PathLike[str] | None = None) -> str:
+    """Save ``decision`` as a run of kind ``decision``; its run id (also set on it).
+
+    Raises
+    ------
+    RunsDirError
+        When the runs folder cannot be written.
+    """
+    from workbench.runs import record
+
+    with record(
+        Decision, decision.run_config(), label=decision.scenario.name, runs_dir=runs_dir
+    ) as recording:
+        recording.save(decision)
+    return str(decision.run_id)
+
+
 def _workload_overrides(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     """``overrides`` checked against the workload's fields (the message lists them)."""
     names = [f.name for f in dataclasses.fields(ScenarioWorkload)]
@@ -417,14 +455,21 @@ def _workload_overrides(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     return values
 
 
-def _fill_api_latency(frame: pd.DataFrame, samples: Mapping[str, np.ndarray]) -> None:
-    """API options' p95 from the cloud side's latency (measured when a cloud run is given)."""
+def _fill_api_latency(
+    frame: pd.DataFrame, samples: Mapping[str, np.ndarray], scenario: Scenario
+) -> None:
+    """API options' p50 and p95 from the cloud side's latency (measured when a cloud run is
+    given, else modelled), then their objective check and rules again."""
     cloud = next((v for k, v in samples.items() if k.startswith("cloud")), None)
     if cloud is None or not len(cloud):
         return
-    api = (frame["kind"] == "api") & frame["p95_ms"].isna()
-    frame.loc[api, "p95_ms"] = float(np.percentile(cloud, 95))
+    api = frame["kind"] == "api"
+    frame.loc[api & frame["p95_ms"].isna(), "p95_ms"] = float(np.percentile(cloud, 95))
     frame.loc[api & frame["p50_ms"].isna(), "p50_ms"] = float(np.percentile(cloud, 50))
+    objective = scenario.workload.latency_objective_ms
+    if objective is not None:
+        frame.loc[api, "meets_latency_objective"] = frame.loc[api, "p50_ms"] <= objective
+    frame["ruled_out"] = [ruled_out(row, scenario) for row in frame.to_dict(orient="records")]
 
 
 def recommend(frame: pd.DataFrame, scenario: Scenario) -> Recommendation:
@@ -629,5 +674,6 @@ __all__ = [
     "latency_samples_ms",
     "next_step",
     "recommend",
+    "record_decision",
     "with_workload",
 ]

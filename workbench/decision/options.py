@@ -58,6 +58,7 @@ COMPARE_COLUMNS = (
     "on_premises_ok",
     "reason",
     "working",
+    "cold_start_share",
     "model",
     "variant",
     "variant_reason",
@@ -185,6 +186,7 @@ def _compare_row(
     row.update(_throughput_columns(item, workload))
     if cost is not None:
         row.update(_cost_columns(cost, row["reason"]))
+        row.update(_cold_start_columns(item, cost, row))
     row.update(_break_even_columns(item, costs, resolved, workload, rule))
     return row
 
@@ -225,6 +227,26 @@ def _cost_columns(cost: OptionCost, reason: str) -> dict[str, Any]:
     if cost.capacity_per_unit_requests_per_s is not None:
         columns["capacity_per_unit_requests_per_s"] = cost.capacity_per_unit_requests_per_s
         columns["capacity_requests_per_s"] = cost.capacity_requests_per_s
+    return columns
+
+
+#: The share of requests above which a cold start shows in the p95 latency.
+_P95_TAIL = 0.05
+
+
+def _cold_start_columns(item: ResolvedOption, cost: OptionCost, row: dict[str, Any]) -> dict:
+    """For a scale-to-zero instance: the share of the month's requests that find no replica up
+    (from the hourly plan); when it exceeds 5%, the p95 latency includes the cold start."""
+    cold_start_s = getattr(item.cost_option, "cold_start_s", None)
+    if not cost.hourly or not cold_start_s or getattr(item.cost_option, "min_replicas", 1) > 0:
+        return {}
+    frame = cost.hourly_frame()
+    rates = frame["requests_per_s"].astype(float)
+    share = float((rates * frame["cold_start_share"]).sum() / rates.sum()) if rates.sum() else 0.0
+    columns: dict[str, Any] = {"cold_start_share": share}
+    p95 = row.get("p95_ms")
+    if share > _P95_TAIL and p95 is not None and not math.isnan(p95):
+        columns["p95_ms"] = p95 + 1000.0 * cold_start_s
     return columns
 
 

@@ -202,6 +202,10 @@ def _cost_option(
             utilization=option.utilization,
             min_replicas=option.min_units,
             max_replicas=option.max_units,
+            billing_granularity=option.billing_granularity,
+            cold_start_s=option.cold_start_s,
+            scale_down_after_s=option.scale_down_after_s,
+            scale_to_zero_after_s=option.scale_to_zero_after_s,
             **rate,
         )
     values = {

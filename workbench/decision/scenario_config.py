@@ -133,8 +133,14 @@ class ScenarioWorkload:
         low_open=True,
     )
     hours_per_month: float = spec(730.0, help="hours billed per month")
+    load_profile: str = spec(
+        "flat",
+        help="how each day's requests spread over its hours: flat, business-hours, diurnal, "
+        "or a CSV file of hour,share",
+    )
 
     def __post_init__(self) -> None:
+        checks.text("load_profile", self.load_profile)
         self.cost_workload()  # checks volume, tokens, peak, latency objective and hours
         _check_bool(self, "data_must_stay_on_premises")
         check_fields(self, flags=False)
@@ -156,6 +162,7 @@ class ScenarioWorkload:
             peak_requests_per_s=self.peak_requests_per_s,
             latency_objective_ms=self.latency_objective_ms,
             hours_per_month=self.hours_per_month,
+            load_profile=self.load_profile,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -194,7 +201,9 @@ class OptionSpec:
         high=1,
         fix="It is the share of measured throughput to plan for, e.g. 0.7.",
     )
-    min_units: int = spec(1, help="fewest units (replicas) to run", low=1, whole=True)
+    min_units: int = spec(
+        1, help="fewest units (replicas) to run; 0 = scale to zero (instances)", low=0, whole=True
+    )
     max_units: int | None = spec(
         None, help="most units (replicas) to run", low=1, whole=True, optional=True
     )
@@ -235,6 +244,28 @@ class OptionSpec:
         help="where the option keeps requests' data: device, premises or provider-region "
         "(default by kind)",
         choices=("", *DATA_LOCATIONS),
+    )
+    billing_granularity: str = spec(
+        "minute",
+        help="instances: how the provider rounds up the time a replica is up",
+        choices=("second", "minute", "hour"),
+    )
+    cold_start_s: float | None = spec(
+        None,
+        help="instances: seconds a replica takes to start from zero",
+        unit="s",
+        low=0,
+        optional=True,
+    )
+    scale_down_after_s: float = spec(
+        300.0, help="instances: seconds an extra replica is kept", unit="s", low=0, high=3600
+    )
+    scale_to_zero_after_s: float = spec(
+        3600.0,
+        help="instances: idle seconds before the last replica goes (min_replicas 0)",
+        unit="s",
+        low=0,
+        high=86400,
     )
     quality: float | None = spec(
         None,
@@ -290,6 +321,11 @@ class OptionSpec:
         if self.tokens_per_s is not None and self.requests_per_s is not None:
             raise ScenarioError(
                 "give at most one of `tokens_per_s` and `requests_per_s`, not both."
+            )
+        if self.min_units < 1 and self.kind != "instance":
+            raise ScenarioError(
+                f"`min_units` ({self.min_units}) must be at least 1 for a {self.kind} option: "
+                "only rented instances scale to zero (min_replicas = 0)."
             )
         if self.max_units is not None and self.max_units < self.min_units:
             raise ScenarioError(

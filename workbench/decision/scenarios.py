@@ -18,6 +18,7 @@ A scenario is a TOML file (``data/scenarios/*.toml``)::
     arrival_pattern = "diurnal"        # poisson | diurnal | bursty
     burstiness = 1.0                   # spread of the gaps between arrivals; 1 = Poisson
     hours_per_month = 730              # optional
+    load_profile = "business-hours"    # flat | business-hours | diurnal | a CSV of hour,share
 
     [runs]                             # names for measured runs
     local = "latest:bench:smollm2-135m"  # newest complete bench run of that model, or a run id
@@ -37,6 +38,11 @@ A scenario is a TOML file (``data/scenarios/*.toml``)::
     kind = "instance"
     instance = "aws-nvidia-t4-x1"      # a name from data/prices/instances.csv
     utilization = 0.6
+    min_replicas = 0                   # scale to zero when idle (1 = always one up)
+    max_replicas = 2
+    cold_start_s = 60                  # needed with min_replicas = 0
+    billing_granularity = "minute"     # second | minute | hour
+    scale_to_zero_after_s = 900        # idle time before the last replica goes
 
     [[options]]
     name = "Jetson Orin Nano"
@@ -109,6 +115,10 @@ _OPTION_KEYS = {
         "utilization",
         "min_replicas",
         "max_replicas",
+        "billing_granularity",
+        "cold_start_s",
+        "scale_down_after_s",
+        "scale_to_zero_after_s",
         *_THROUGHPUT_KEYS,
     ),
     "owned": (*_HARDWARE_KEYS, *_THROUGHPUT_KEYS),
@@ -311,6 +321,9 @@ def _load_workload(path: Path, table: Any) -> ScenarioWorkload:
             f"{path}: [workload] lacks {', '.join(f'`{m}`' for m in missing)}; add "
             "requests_per_month (> 0), input_tokens and latency_objective_ms (> 0)."
         )
+    profile = table.get("load_profile")
+    if isinstance(profile, str) and profile.lower().endswith(".csv"):
+        table = {**table, "load_profile": str(path.parent / Path(profile).expanduser())}
     try:
         return ScenarioWorkload(**table)
     except InvalidInputError as exc:

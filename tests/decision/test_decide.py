@@ -1,0 +1,295 @@
+"""The decision as a value: its rules, its variant choice, its round trip, its run and its CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from workbench.decision import load_scenario
+from workbench.decision.compare import Decision, decide, recommend, record_decision
+from workbench.decision.report import to_html, write_report
+from workbench.kit.errors import InvalidInputError
+from workbench.runs import list_runs, load_run, start_run
+
+HOST_PEAK = {"fp32_gflops": 100.0, "bandwidth_gbs": 10.0, "threads": 2}
+
+#: One generation point per variant: (variant, speed-up over fp32, agreement with fp32).
+VARIANTS = (("fp32", 1.0, 1.0), ("int8-weight-only", 2.4, 0.985), ("int8", 3.0, 0.90))
+
+
+def record_generation_run(runs_dir: Path, model: str = "tiny-chat") -> str:
+    """A bench run of three variants of one model: 8-token calls, fp32 at 1 s a call."""
+    points, samples = [], []
+    for index, (variant, speedup, agreement) in enumerate(VARIANTS):
+        ttft, tpot = 300.0 / speedup, 100.0 / speedup
+        call = ttft + 7 * tpot
+        points.append(
+            {
+                "model": model,
+                "task": "text-generation",
+                "variant": variant,
+                "dtype": "float32",
+                "threads": 2,
+                "batch": 1,
+                "seq_len": 32,
+                "max_new_tokens": 8,
+                "prompt_tokens": 32,
+                "output_tokens": 8.0,
+                "p50_ms": call,
+                "p95_ms": call * 1.2,
+                "ttft_ms": ttft,
+                "tpot_ms": tpot,
+                "tokens_per_s": 8 * 1000.0 / call,
+                "throughput_items_per_s": 1000.0 / call,
+                "params": 100_000_000,
+                "weight_bytes": 400_000_000,
+                "agreement": agreement,
+            }
+        )
+        samples += [
+            {"point": index, "iteration": i, "latency_ms": call * f, "ttft_ms": ttft * f}
+            for i, f in enumerate((0.9, 1.0, 1.0, 1.1, 1.2))
+        ]
+    with start_run(
+        "bench",
+        {"model": model},
+        label=model,
+        runs_dir=runs_dir,
+        environment_extra={"host_peak": HOST_PEAK},
+    ) as run:
+        run.add_table("points", pd.DataFrame(points))
+        run.add_table("samples", pd.DataFrame(samples))
+        run.set_summary(model=model)
+    return run.id
+
+
+SCENARIO = """
+name = "Chat"
+[workload]
+requests_per_month = 100000
+peak_requests_per_s = 0.1
+input_tokens = 100
+output_tokens = 8
+latency_objective_ms = 20000
+{extra}
+
+[runs]
+local = "latest:bench:tiny-chat"
+
+[[options]]
+name = "API"
+kind = "api"
+provider = "openai"
+model = "gpt-4o-mini"
+{api_extra}
+
+[[options]]
+name = "Here"
+kind = "local"
+power_w = 5
+usd_per_kwh = 0.15
+max_units = 4
+"""
+
+
+def write_scenario(folder: Path, extra: str = "", api_extra: str = "") -> Path:
+    path = folder / "chat.toml"
+    path.write_text(SCENARIO.format(extra=extra, api_extra=api_extra), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def runs_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "runs"
+    record_generation_run(folder)
+    return folder
+
+
+def test_local_option_uses_the_fastest_variant_within_the_drift_tolerance(tmp_path, runs_dir):
+    """int8 (90% agreement) is faster but drifts; int8-weight-only (98.5%) is used, and why."""
+    decision = decide(write_scenario(tmp_path), runs_dir, requests=500)
+    here = decision.options.set_index("option").loc["Here"]
+    assert here["variant"] == "int8-weight-only"
+    assert "98.5% ≥ 95%" in here["variant_reason"]
+    assert "int8: agreement with fp32 90.0% < 95%" in here["variant_reason"]
+    assert here["model"] == "tiny-chat"
+
+
+def test_a_looser_tolerance_lets_the_faster_variant_in(tmp_path, runs_dir):
+    """With min_agreement 0.85, int8 is within tolerance and, being fastest, is used."""
+    scenario = write_scenario(tmp_path, extra="min_agreement = 0.85")
+    decision = decide(scenario, runs_dir, requests=500)
+    assert decision.options.set_index("option").loc["Here", "variant"] == "int8"
+
+
+def test_latency_is_rescaled_to_the_workloads_answer_length(tmp_path, runs_dir):
+    """A 120-token answer takes ttft + 119 tpot, not the measured 8-token call's time."""
+    scenario = load_scenario(write_scenario(tmp_path, extra=""))
+    decision = decide(scenario, runs_dir, overrides={"output_tokens": 120}, requests=500)
+    here = decision.options.set_index("option").loc["Here"]
+    ttft, tpot = 300 / 2.4, 100 / 2.4  # int8-weight-only
+    assert here["p50_ms"] == pytest.approx(ttft + 119 * tpot)
+    assert here["p95_ms"] == pytest.approx((ttft + 119 * tpot) * 1.2)
+
+
+def test_unknown_quality_across_models_is_said_not_hidden(tmp_path, runs_dir):
+    """No quality known and two models: the recommendation says it ranks on cost only."""
+    decision = decide(write_scenario(tmp_path), runs_dir, requests=500)
+    rec = decision.recommendation
+    assert rec.quality is None and "quality unknown" in rec.sentence
+    assert any("different models" in c for c in rec.caveats)
+
+
+def test_known_quality_is_recommended_over_a_cheaper_unknown_one(tmp_path, runs_dir):
+    """The API has a stated score; the cheaper local option of unknown quality is not chosen."""
+    api_extra = 'quality = 0.8\nquality_source = "vendor card, 2026-11"'
+    decision = decide(write_scenario(tmp_path, api_extra=api_extra), runs_dir, requests=500)
+    frame = decision.options.set_index("option")
+    assert frame.loc["Here", "monthly_usd"] < frame.loc["API", "monthly_usd"]  # the premise
+    assert decision.recommendation.option == "API"
+    assert decision.recommendation.quality_label == "quality 80%"
+    assert any("Here is cheaper" in c for c in decision.recommendation.caveats)
+    assert "quality unknown" in decision.recommendation.reasons["Here"]
+
+
+def test_quality_from_an_eval_run_of_the_model(tmp_path, runs_dir):
+    """An `eval` run naming the local model gives its quality; with the floor it is ruled out."""
+    with start_run("eval", {"model": "tiny-chat"}, runs_dir=runs_dir) as run:
+        run.set_summary(model="tiny-chat", score=0.4, eval_set="support_faq")
+    api_extra = 'quality = 0.8\nquality_source = "vendor card, 2026-11"'
+    scenario = write_scenario(tmp_path, extra="quality_floor = 0.6", api_extra=api_extra)
+    frame = decide(scenario, runs_dir, requests=500).options.set_index("option")
+    assert frame.loc["Here", "quality"] == pytest.approx(0.4)
+    assert "support_faq" in frame.loc["Here", "quality_source"]
+    assert frame.loc["Here", "ruled_out"] == "quality 40% is below the floor 60%"
+
+
+def test_data_that_must_stay_on_the_device_rules_out_the_api(tmp_path, runs_dir):
+    """data_must_stay = "device": the API is priced but ruled out, and the rule is named."""
+    scenario = write_scenario(tmp_path, extra='data_must_stay = "device"')
+    decision = decide(scenario, runs_dir, requests=500)
+    frame = decision.options.set_index("option")
+    assert frame.loc["API", "ruled_out"].startswith("keeps data at provider-region")
+    assert decision.recommendation.option == "Here"
+    assert decision.recommendation.where == "device"
+    assert "data stays on the device" in decision.recommendation.sentence
+
+
+def test_when_every_option_is_ruled_out_the_error_gives_each_reason(tmp_path, runs_dir):
+    """A 1 ms objective rules both out; the message names both options and why."""
+    scenario = write_scenario(tmp_path)
+    with pytest.raises(InvalidInputError, match=r"API: p50 latency .* misses.*Here: p50"):
+        decide(scenario, runs_dir, overrides={"latency_objective_ms": 1}, requests=500)
+
+
+def test_an_unknown_override_is_refused_naming_the_fields(tmp_path, runs_dir):
+    """--set request_per_month=… suggests requests_per_month."""
+    with pytest.raises(InvalidInputError, match="requests_per_month"):
+        decide(write_scenario(tmp_path), runs_dir, overrides={"request_per_month": 5})
+
+
+def test_recommendation_sentence_names_what_where_cost_p95_quality_and_runner_up():
+    """The one sentence carries every figure a reader needs, formatted for people."""
+    frame = pd.DataFrame(
+        [
+            _row("A", 1234.5, p95=850.0, quality=0.9, model="m1", variant="int8"),
+            _row("B", 2000.0, p95=1500.0, quality=0.95, model="m2"),
+        ]
+    )
+    scenario = load_scenario("support_chatbot")
+    rec = recommend(frame, scenario)
+    assert rec.sentence.startswith("Run m1 (int8) on A (data stays on the device): $1,234.50")
+    assert "p95 850 ms, quality 90%" in rec.sentence
+    assert "Runner-up: B at $2,000.00 a month ($765.50 more)." in rec.sentence
+
+
+def test_decision_round_trips_through_json_and_a_saved_run(tmp_path, runs_dir):
+    """to_dict/from_dict through JSON, and a decision run, give back the same decision."""
+    decision = decide(write_scenario(tmp_path), runs_dir, requests=500)
+    again = Decision.from_dict(json.loads(json.dumps(_json(decision.to_dict()))))
+    assert again.recommendation == decision.recommendation
+    pd.testing.assert_frame_equal(
+        again.options.reset_index(drop=True), decision.options, check_dtype=False
+    )
+    assert again.setup.config == decision.setup.config
+    record_decision(decision, runs_dir)
+    loaded = Decision.from_run(load_run(decision.run_id, runs_dir))
+    assert loaded.recommendation == decision.recommendation
+    assert set(loaded.latency_samples_ms) == set(decision.latency_samples_ms)
+
+
+def test_report_is_one_offline_page_with_the_recommendation(tmp_path, runs_dir):
+    """The HTML report holds the sentence, the table, inline charts and loads nothing remote."""
+    decision = decide(write_scenario(tmp_path), runs_dir, requests=500)
+    page = to_html(decision)
+    assert decision.recommendation.sentence.replace("'", "&#x27;") in page
+    assert page.count("<h1>") == 1
+    assert "data:image/png;base64," in page
+    assert "src='http" not in page and "<script" not in page and "<link" not in page
+    markdown = write_report(decision, tmp_path / "decision.md")
+    assert (tmp_path / "decision_charts" / "cost.png").stat().st_size > 0
+    assert "](decision_charts/cost.png)" in markdown.read_text(encoding="utf-8")
+
+
+def test_report_refuses_an_unknown_suffix(tmp_path, runs_dir):
+    """--report decision.pdf is refused before any work, naming the formats."""
+    decision = decide(write_scenario(tmp_path), runs_dir, requests=500)
+    with pytest.raises(InvalidInputError, match=r"\.html or \.md"):
+        write_report(decision, tmp_path / "decision.pdf")
+
+
+def test_cli_decide_prints_json_and_records_a_decision_run(tmp_path, runs_dir, capsys):
+    """`workbench decide FILE --json -` prints the decision; a `decision` run is recorded."""
+    from workbench.cli import main
+
+    scenario = write_scenario(tmp_path)
+    main(["decide", str(scenario), "--runs-dir", str(runs_dir), "--json", "-", "--requests", "500"])
+    data = json.loads(capsys.readouterr().out)
+    rec = data["recommendation"]
+    for key in ("option", "model", "variant", "where", "monthly_usd", "p95_ms", "quality"):
+        assert key in rec
+    assert rec["monthly_usd"] > 0 and rec["p95_ms"] > 0
+    kinds = [s.kind for s in list_runs(runs_dir)]
+    assert kinds.count("decision") == 1
+
+
+def test_cli_decide_refuses_a_bad_set_before_any_work(tmp_path, runs_dir):
+    """--set without '=' is refused with the form to write."""
+    from workbench.cli import main
+
+    status = main(
+        ["decide", str(write_scenario(tmp_path)), "--runs-dir", str(runs_dir), "--set", "x"]
+    )
+    assert status != 0
+    assert not any(s.kind == "decision" for s in list_runs(runs_dir))
+
+
+def _row(name: str, monthly: float, **values) -> dict:
+    row = {
+        "option": name,
+        "kind": "local",
+        "feasible": True,
+        "monthly_usd": monthly,
+        "p50_ms": values.get("p95", 100.0) / 2,
+        "p95_ms": math.nan,
+        "quality": math.nan,
+        "model": "",
+        "variant": "",
+        "data_location": "device",
+        "on_premises_ok": True,
+        "estimate": False,
+        "ruled_out": "",
+        "reason": "",
+    }
+    row.update({("p95_ms" if k == "p95" else k): v for k, v in values.items()})
+    return row
+
+
+def _json(value):
+    from workbench.kit.jsonvalues import json_ready
+
+    return json_ready(value)
