@@ -264,14 +264,17 @@ def test_deadline_hand_case_offloads_the_request_predicted_late():
     [overload_config(), mixed_config(20_000), steady_pair_config()],
     ids=["exponential at 150% load", "bursty on samples", "two steady workers at 120% load"],
 )
-def test_deadline_keeps_p95_within_the_objective_where_local_only_breaks_it(config):
-    """Planning on the p95 service time, deadline's p95 meets an objective local-only misses."""
+def test_deadline_keeps_p95_within_the_objective_where_local_only_cannot(config):
+    """Where local-only is overloaded (no percentiles), deadline's p95 meets the objective."""
+    # Before the overload check local-only printed a p95 above the objective here; with the
+    # queue overloaded (or, bursty at 97.5%, not steady) that number only measured the run.
     local = simulate(config, "local-only", seed=0)
     deadline = simulate(config, "deadline", seed=0)
 
-    assert local.p95_ms > local.latency_objective_ms
+    assert local.overloaded
+    assert math.isnan(local.p95_ms)
+    assert not deadline.overloaded
     assert deadline.p95_ms <= deadline.latency_objective_ms
-    assert deadline.goodput_share > local.goodput_share
 
 
 def test_deadline_planning_on_the_median_overshoots_where_p95_planning_does_not():
@@ -293,13 +296,40 @@ def test_deadline_with_margin_keeps_p95_within_the_objective_under_overload():
     assert result.p95_ms <= result.latency_objective_ms
 
 
-def test_goodput_hand_case():
-    """1.5 s service, arrivals 1 s apart: latencies 1.5, 2, 2.5, 3 s, so half meet a 2 s objective."""
+def test_local_only_hand_case_waits_grow_request_by_request():
+    """1.5 s service, arrivals 1 s apart: latencies 1.5, 2, 2.5, 3 s, waits 0, 0.5, 1, 1.5 s."""
+    trace = simulate_trace(hand_config(), "local-only")
+
+    assert trace.latency_s.tolist() == pytest.approx([1.5, 2.0, 2.5, 3.0])
+    assert trace.wait_s.tolist() == pytest.approx([0.0, 0.5, 1.0, 1.5])
+
+
+def test_local_only_hand_case_is_overloaded_and_names_the_workers_it_needs():
+    """1.5 s of work a second on one worker is 150% load: no percentiles, needs 2 workers."""
+    # This case used to report p50 2,250 ms and goodput 50%: figures of a queue that grows.
     result = simulate(hand_config(), "local-only")
 
+    assert result.overloaded
+    assert result.offered_utilization == pytest.approx(1.5)
+    assert result.workers_needed == 2
+    assert result.status.startswith("overloaded: needs 2 workers")
+    assert math.isnan(result.p50_ms) and math.isnan(result.goodput_share)
+
+
+def test_goodput_hand_case():
+    """overflow(k=0), 1.5 s service, arrivals 1 s apart: local 1.5 s and cloud 0.3 s alternate,
+    so half meet a 1 s objective, nobody waits, and the median is halfway, 0.9 s."""
+    config = hand_config(
+        arrivals=ArrivalConfig(pattern="constant", rate_per_s=1.0, num_requests=40),
+        latency_objective_s=1.0,
+    )
+
+    result = simulate(config, Overflow(k=0))
+
+    assert result.status == "ok"
     assert result.goodput_share == pytest.approx(0.5)
-    assert result.mean_wait_ms == pytest.approx(750.0)
-    assert result.p50_ms == pytest.approx(2250.0)
+    assert result.mean_wait_ms == pytest.approx(0.0)
+    assert result.p50_ms == pytest.approx(900.0)
 
 
 def test_monthly_cost_is_fixed_plus_offloaded_share_times_volume_times_price():
@@ -308,6 +338,34 @@ def test_monthly_cost_is_fixed_plus_offloaded_share_times_volume_times_price():
 
     assert result.cloud_monthly_cost == pytest.approx(5.0)
     assert result.monthly_cost == pytest.approx(105.0)
+
+
+def test_cloud_only_pays_no_local_workers():
+    """cloud-only needs no local worker: 1000 requests at 0.01 cost 10, with no fixed 100."""
+    result = simulate(hand_config(), CloudOnly())
+
+    assert result.local_monthly_cost == 0.0
+    assert result.monthly_cost == pytest.approx(10.0)
+
+
+def test_local_cost_per_request_is_paid_for_local_requests_only():
+    """Half of 1000 requests served locally at 0.002 each add 1 to the fixed 100 and cloud 5."""
+    result = simulate(hand_config(local_cost_per_request=0.002), Overflow(k=0))
+
+    assert result.local_monthly_cost == pytest.approx(101.0)
+    assert result.monthly_cost == pytest.approx(106.0)
+
+
+def test_unknown_local_cost_is_nan_with_its_reason_never_zero():
+    """Local workers that cannot be priced leave every policy using them unpriced, saying why."""
+    config = hand_config(local_fixed_monthly_cost=None, local_cost_note="no local option")
+
+    overflow = simulate(config, Overflow(k=0))
+    cloud = simulate(config, CloudOnly())
+
+    assert math.isnan(overflow.monthly_cost) and overflow.cost_note == "no local option"
+    assert overflow.cloud_monthly_cost == pytest.approx(5.0)
+    assert cloud.monthly_cost == pytest.approx(10.0) and cloud.cost_note == ""
 
 
 def test_cloud_concurrency_limit_queues_cloud_requests():
@@ -333,6 +391,100 @@ def test_policy_answering_neither_local_nor_cloud_raises():
 
     with pytest.raises(InvalidInputError, match="'local' or 'cloud'"):
         simulate(hand_config(), Edge())
+
+
+class LocalOnlyByTheLoop(LocalOnly):
+    """local-only under another name, so the event loop runs it instead of the FIFO shortcut."""
+
+    name = "local-only-by-the-loop"
+
+
+class CloudOnlyByTheLoop(CloudOnly):
+    """cloud-only under another name, run by the event loop."""
+
+    name = "cloud-only-by-the-loop"
+
+
+@pytest.mark.parametrize(
+    ("config", "fast", "loop"),
+    [
+        (exponential_config(3, 0.9, 5_000), LocalOnly(), LocalOnlyByTheLoop()),
+        (mixed_config(), LocalOnly(), LocalOnlyByTheLoop()),
+        (mixed_config(), CloudOnly(), CloudOnlyByTheLoop()),
+        (
+            hand_config(cloud=CloudConfig(latency_samples_s=(0.5, 2.5), concurrency_limit=2)),
+            CloudOnly(),
+            CloudOnlyByTheLoop(),
+        ),
+    ],
+    ids=["M/M/3", "local on samples", "unlimited cloud", "cloud of two"],
+)
+def test_single_queue_shortcut_matches_the_event_loop(config, fast, loop):
+    """local-only and cloud-only without the event loop give the event loop's trace."""
+    shortcut = simulate_trace(config, fast, seed=4)
+    looped = simulate_trace(config, loop, seed=4)
+
+    np.testing.assert_array_equal(shortcut.start_s, looped.start_s)
+    np.testing.assert_array_equal(shortcut.finish_s, looped.finish_s)
+    assert shortcut.local_busy_s == pytest.approx(looped.local_busy_s)
+    assert shortcut.mean_queue_length == pytest.approx(looped.mean_queue_length)
+    assert shortcut.simulated_s == looped.simulated_s
+
+
+# Scale to zero
+
+
+def cold_config(rate_per_s: float, num_requests: int, cold_start_s: float, idle_timeout_s: float):
+    """Constant arrivals, a cloud taking exactly 0.3 s that scales to zero."""
+    return hand_config(
+        cloud=CloudConfig(
+            latency_samples_s=(0.3,), cold_start_s=cold_start_s, idle_timeout_s=idle_timeout_s
+        ),
+        arrivals=ArrivalConfig(
+            pattern="constant", rate_per_s=rate_per_s, num_requests=num_requests
+        ),
+    )
+
+
+def test_cold_start_is_paid_after_the_idle_timeout_only():
+    """Requests 10 s apart, 8 s timeout, 2 s cold start: the first finds the cloud idle 10 s
+    (cold, 2.3 s), the second idle 7.7 s (warm, 0.3 s), the third idle 9.7 s (cold again)."""
+    trace = simulate_trace(cold_config(0.1, 3, 2.0, 8.0), "cloud-only")
+
+    assert trace.latency_s.tolist() == pytest.approx([2.3, 0.3, 2.3])
+    assert trace.cold_start.tolist() == [True, False, True]
+
+
+def test_requests_arriving_during_a_cold_start_wait_for_it():
+    """1 s apart, 1.5 s cold start, 0.5 s timeout: request 1 starts the cloud (ready at 2.5 s),
+    request 2 waits for it (0.8 s), request 3 finds it warm 0.2 s after the last finished."""
+    trace = simulate_trace(cold_config(1.0, 3, 1.5, 0.5), "cloud-only")
+
+    assert trace.latency_s.tolist() == pytest.approx([1.8, 0.8, 0.3])
+    assert trace.wait_s.tolist() == pytest.approx([1.5, 0.5, 0.0])
+    assert simulate(cold_config(1.0, 3, 1.5, 0.5), "cloud-only").cold_start_share == (
+        pytest.approx(2 / 3)
+    )
+
+
+def test_without_an_idle_timeout_the_cloud_never_goes_cold():
+    """The default cloud (no idle timeout) serves every request in its own latency."""
+    trace = simulate_trace(hand_config(), "cloud-only")
+
+    assert trace.latency_s.tolist() == pytest.approx([0.3] * 4)
+    assert not trace.cold_start.any()
+
+
+def test_overflow_pays_the_cold_start_on_its_first_offloaded_request():
+    """overflow(k=0) in the hand case sends requests 2 and 4 to a cloud with a 1 s timeout:
+    both find it idle longer (2 s, then 1.2 s) and pay the 0.5 s cold start."""
+    config = hand_config(
+        cloud=CloudConfig(latency_samples_s=(0.3,), cold_start_s=0.5, idle_timeout_s=1.0)
+    )
+
+    trace = simulate_trace(config, Overflow(k=0))
+
+    assert trace.latency_s.tolist() == pytest.approx([1.5, 0.8, 1.5, 0.8])
 
 
 # The deadline predictor
@@ -618,6 +770,17 @@ def test_hybrid_config_round_trips_through_a_dict():
     assert HybridConfig.from_dict(config.to_dict()) == config
 
 
+def test_hybrid_config_with_a_cold_cloud_and_unknown_local_cost_round_trips():
+    """Scale-to-zero settings and an unknown local cost with its note load back equal."""
+    config = hand_config(
+        cloud=CloudConfig(latency_samples_s=(0.3,), cold_start_s=20.0, idle_timeout_s=900.0),
+        local_fixed_monthly_cost=None,
+        local_cost_note="no local option",
+    )
+
+    assert HybridConfig.from_dict(config.to_dict()) == config
+
+
 def test_custom_sampler_is_named_but_cannot_be_loaded_back():
     """A custom cloud sampler is recorded by name, and loading it asks for the callable."""
 
@@ -706,6 +869,9 @@ BAD_INPUTS = {
     ),
     "zero cloud concurrency": (lambda: cloud(concurrency_limit=0), "concurrency_limit"),
     "negative cloud price": (lambda: cloud(cost_per_request=-0.1), "cost_per_request"),
+    "negative cold start": (lambda: cloud(cold_start_s=-1.0), "cold_start_s"),
+    "cold start without a timeout": (lambda: cloud(cold_start_s=30.0), "idle_timeout_s"),
+    "negative idle timeout": (lambda: cloud(idle_timeout_s=-1.0), "idle_timeout_s"),
     "zero objective": (lambda: hybrid(latency_objective_s=0), "latency_objective_s"),
     "negative objective": (lambda: hybrid(latency_objective_s=-1.0), "latency_objective_s"),
     "zero volume": (lambda: hybrid(requests_per_month=0), "requests_per_month"),

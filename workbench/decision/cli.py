@@ -42,8 +42,8 @@ TABLE_COLUMNS = (
 )
 #: Columns ``hybrid simulate`` prints; the JSON file has every column.
 POLICY_COLUMNS = (
-    "policy", "p50_ms", "p95_ms", "p99_ms", "goodput_share", "offloaded_share",
-    "local_utilization", "monthly_cost", "pareto",
+    "policy", "status", "p50_ms", "p95_ms", "p99_ms", "goodput_share", "offloaded_share",
+    "local_utilization", "monthly_cost", "cost_note", "pareto",
 )  # fmt: skip
 
 

@@ -385,7 +385,9 @@ def decide(
         frame = compare_options(scenario, runs_dir, today=today, resolved=looked_up)
     if on_step is not None:
         on_step(f"Priced {len(frame)} options; simulating routing …")
-    setup = setup_from_scenario(scenario, runs_dir, requests=requests, costs=frame)
+    setup = setup_from_scenario(
+        scenario, runs_dir, requests=requests, costs=frame, resolved=looked_up
+    )
     samples = latency_samples_ms(setup)
     _fill_api_latency(frame, samples, scenario)
     recommendation = recommend(frame, scenario)

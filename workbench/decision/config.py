@@ -117,6 +117,18 @@ class ArrivalConfig:
         check_fields(self, flags=False)
         self._check_size()
 
+    @property
+    def peak_rate_per_s(self) -> float:
+        """The busiest rate the stream reaches: ``rate_per_s``, or for ``diurnal`` its noon rate
+        ``rate_per_s x (1 + amplitude)``.
+
+        A diurnal day is long against a service time, so its busiest hours must be carried on
+        their own: capacity checks use this rate, not the mean.
+        """
+        if self.pattern == "diurnal":
+            return float(self.rate_per_s) * (1.0 + float(self.amplitude))
+        return float(self.rate_per_s)
+
     def expected_requests(self) -> float:
         """How many requests the stream is expected to hold."""
         if self.num_requests is not None:
@@ -256,6 +268,13 @@ class CloudConfig:
     Latencies are drawn with replacement from ``latency_samples_s`` (a measured endpoint run) or
     from ``sampler(rng, n)``, for example a :class:`NetworkModel`. Give exactly one of the two.
     Without ``concurrency_limit`` every request starts at once; with it, the excess waits FIFO.
+
+    Scale to zero: with ``idle_timeout_s`` set, the cloud side scales to zero once it has had no
+    request in flight for longer than that, and the next request routed to it waits
+    ``cold_start_s`` for a replica to start; requests arriving while it starts wait for the same
+    replica (the rest of the start). The cloud counts as warm at time 0, as if a request had just
+    finished. The cold start is part of a request's wait and latency. With the defaults (no
+    ``idle_timeout_s``) the cloud never goes cold.
     """
 
     latency_samples_s: tuple[float, ...] | None = spec(
@@ -272,6 +291,19 @@ class CloudConfig:
         optional=True,
     )
     cost_per_request: float = spec(0.0, help="price of one cloud request", low=0)
+    cold_start_s: float = spec(
+        0.0,
+        help="seconds a cloud replica takes to start after the cloud went idle",
+        unit="s",
+        low=0,
+    )
+    idle_timeout_s: float | None = spec(
+        None,
+        help="seconds without a cloud request before it scales to zero (none = never)",
+        unit="s",
+        low=0,
+        optional=True,
+    )
 
     def __post_init__(self) -> None:
         has_samples = self.latency_samples_s is not None
@@ -288,6 +320,17 @@ class CloudConfig:
                 f"`sampler` must be callable as sampler(rng, n), got {self.sampler!r}."
             )
         check_fields(self, flags=False)
+        if self.cold_start_s > 0 and self.idle_timeout_s is None:
+            raise InvalidInputError(
+                f"`cold_start_s` is {self.cold_start_s:g} s but `idle_timeout_s` is not set, so "
+                "the cloud would never go cold: give `idle_timeout_s`, the seconds without a "
+                "request before it scales to zero (e.g. 900), or leave `cold_start_s` at 0."
+            )
+
+    @property
+    def scales_to_zero(self) -> bool:
+        """Whether a request can find the cloud cold (a cold start and an idle timeout are set)."""
+        return self.cold_start_s > 0 and self.idle_timeout_s is not None
 
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` cloud latencies in seconds.
@@ -322,6 +365,8 @@ class CloudConfig:
             "latency_samples_s": None,
             "concurrency_limit": self.concurrency_limit,
             "cost_per_request": self.cost_per_request,
+            "cold_start_s": self.cold_start_s,
+            "idle_timeout_s": self.idle_timeout_s,
         }
         if self.latency_samples_s is not None:
             data["latency_samples_s"] = list(self.latency_samples_s)
@@ -356,8 +401,14 @@ class CloudConfig:
 class HybridConfig:
     """A hybrid deployment to simulate: the stream, local workers, the cloud and the costs.
 
-    The monthly cost of a policy is ``local_fixed_monthly_cost + offloaded share x
-    requests_per_month x cloud.cost_per_request``.
+    The monthly cost of a policy that may serve requests locally is
+    ``local_fixed_monthly_cost + local share x requests_per_month x local_cost_per_request +
+    offloaded share x requests_per_month x cloud.cost_per_request``: the local workers'
+    hardware, operations and energy whatever the load, the energy each local request adds, and
+    the cloud's price. A policy that never serves locally (cloud-only) needs no local worker
+    and pays only the cloud. ``local_fixed_monthly_cost`` is ``None`` when the local workers
+    cannot be priced; ``local_cost_note`` then says why, and the cost of every policy that uses
+    them is NaN, never 0.
     """
 
     local: LocalServiceConfig = spec(help="the local workers and their service times")
@@ -373,9 +424,16 @@ class HybridConfig:
     requests_per_month: float = spec(
         1_000_000.0, help="monthly volume the costs are computed for", low=0, low_open=True
     )
-    local_fixed_monthly_cost: float = spec(
-        0.0, help="monthly cost of the local workers, whatever the load", low=0
+    local_fixed_monthly_cost: float | None = spec(
+        0.0,
+        help="monthly cost of the local workers, whatever the load (none = unknown)",
+        low=0,
+        optional=True,
     )
+    local_cost_per_request: float = spec(
+        0.0, help="cost one locally served request adds (e.g. its energy)", low=0
+    )
+    local_cost_note: str = spec("", help="why the local workers cannot be priced, when they cannot")
 
     def __post_init__(self) -> None:
         for name, kind in (
@@ -400,6 +458,8 @@ class HybridConfig:
             "latency_objective_s": self.latency_objective_s,
             "requests_per_month": self.requests_per_month,
             "local_fixed_monthly_cost": self.local_fixed_monthly_cost,
+            "local_cost_per_request": self.local_cost_per_request,
+            "local_cost_note": self.local_cost_note,
         }
 
     @classmethod

@@ -280,9 +280,16 @@ def _normal_quantile(percentile: float) -> float:
 
 
 class RoutingPolicy(ABC):
-    """Decides where each request is served."""
+    """Decides where each request is served.
+
+    ``may_route_local`` and ``may_route_cloud`` say which sides a policy can send requests to:
+    the capacity it can count on (an overload check) and the hardware it needs (its cost).
+    A custom policy keeps both true unless it never uses a side.
+    """
 
     name: ClassVar[str]
+    may_route_local: ClassVar[bool] = True
+    may_route_cloud: ClassVar[bool] = True
 
     @property
     def label(self) -> str:
@@ -307,6 +314,7 @@ class LocalOnly(RoutingPolicy):
     """Every request waits for a local worker."""
 
     name: ClassVar[str] = "local-only"
+    may_route_cloud: ClassVar[bool] = False
 
     def route(self, state: SystemState, request: Request) -> Route:
         """Always local."""
@@ -318,6 +326,7 @@ class CloudOnly(RoutingPolicy):
     """Every request goes to the cloud."""
 
     name: ClassVar[str] = "cloud-only"
+    may_route_local: ClassVar[bool] = False
 
     def route(self, state: SystemState, request: Request) -> Route:
         """Always cloud."""

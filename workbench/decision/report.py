@@ -46,6 +46,7 @@ POLICY_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("offloaded_share", "Sent to cloud", "percent"),
     ("goodput_share", "Within objective", "percent"),
     ("monthly_cost", "Per month", "usd"),
+    ("cost_note", "Why no cost", "text"),
 )
 #: Chart captions, in the order the report shows them.
 CHART_CAPTIONS = {
@@ -196,7 +197,13 @@ def format_value(value: Any, how: str) -> str:
 
 
 def _rows(frame: pd.DataFrame, columns: tuple[tuple[str, str, str], ...]) -> list[list[str]]:
-    present = [c for c in columns if c[0] in frame.columns]
+    """The header and one formatted row per record; columns with nothing to show are left out."""
+    present = [
+        c
+        for c in columns
+        if c[0] in frame.columns
+        and not frame[c[0]].map(lambda v: formats.is_missing(v) or v == "").all()
+    ]
     rows = [[heading for _, heading, _ in present]]
     for record in frame.to_dict(orient="records"):
         rows.append([format_value(record.get(name), how) for name, _, how in present])

@@ -12,6 +12,7 @@ differences between policies are the policies', not the dice's.
 from __future__ import annotations
 
 import heapq
+import math
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.decision.arrivals import generate_arrivals
-from workbench.decision.config import HybridConfig
+from workbench.decision.config import CloudConfig, HybridConfig
 from workbench.decision.policies import (
     CLOUD,
     LOCAL,
@@ -37,6 +38,12 @@ from workbench.decision.policies import (
     percentile_estimator,
     residual_estimator,
 )
+from workbench.decision.queue_stats import (
+    interval_note,
+    judge_steadiness,
+    offered_capacity,
+    queue_percentile_interval,
+)
 from workbench.kit import checks
 from workbench.kit.errors import InvalidInputError
 
@@ -45,7 +52,12 @@ PolicySpec = RoutingPolicy | str | Mapping[str, Any]
 
 @dataclass(frozen=True, eq=False)
 class SimulationTrace:
-    """What happened to every request of one simulation, times in seconds."""
+    """What happened to every request of one simulation, times in seconds.
+
+    ``cold_start`` marks the cloud requests that waited for a cold start (all false unless the
+    cloud scales to zero); ``may_route_local``/``may_route_cloud`` are the policy's, and
+    ``cloud_mean_s`` the mean of the cloud latencies drawn for the run.
+    """
 
     policy: str
     seed: int
@@ -57,6 +69,10 @@ class SimulationTrace:
     workers: int
     mean_queue_length: float
     simulated_s: float
+    cold_start: np.ndarray | None = None
+    may_route_local: bool = True
+    may_route_cloud: bool = True
+    cloud_mean_s: float = math.nan
 
     @property
     def latency_s(self) -> np.ndarray:
@@ -91,6 +107,25 @@ class PolicyResult:
     time-averaged number of requests waiting (local and cloud queues), and ``arrival_rate_per_s``
     the number of requests over the simulated time, so Little's law reads
     ``mean_queue_length = arrival_rate_per_s x mean_wait_ms / 1000``.
+
+    Whether the latencies mean anything (see :mod:`workbench.decision.queue_stats`):
+    ``overloaded`` is true when the offered load meets or exceeds the capacity the policy may
+    use, or the run did not reach a steady state; then every latency figure (percentiles,
+    their intervals, means, goodput, queue length) is NaN, never a number that only measures
+    how long the simulation ran, and charts and the Pareto front leave the row out. ``status``
+    is ``"ok"``, ``"overloaded: needs 3 workers (utilization 2.00 with 1; 3 bring it to
+    0.67)"`` or ``"not steady: ..."``. ``offered_utilization`` is the stream's peak rate over
+    that capacity (NaN when the policy can send any excess to an unlimited cloud);
+    ``workers_needed`` the fewest local workers that carry the stream at 80% utilization or
+    below, on overloaded rows (else ``None``); ``independent_latencies`` about how many
+    independent latencies the correlated run is worth (NaN when not judged).
+
+    ``p50_low_ms`` to ``p95_high_ms`` are 95% order-statistic intervals from nearly
+    independent latencies; NaN with ``interval_note`` saying why ("too few samples ...", or no
+    interval for a diurnal stream). ``cold_start_share`` is the share of requests that waited
+    for the cloud to start. ``local_monthly_cost`` is the local workers' hardware, operations
+    and energy (0 for a policy that never serves locally); ``monthly_cost`` adds the cloud's.
+    A cost that cannot be known is NaN with ``cost_note`` saying why, never 0.
     """
 
     policy: str
@@ -110,36 +145,60 @@ class PolicyResult:
     local_utilization: float
     cloud_monthly_cost: float
     monthly_cost: float
+    overloaded: bool = False
+    status: str = "ok"
+    offered_utilization: float = math.nan
+    workers_needed: int | None = None
+    independent_latencies: float = math.nan
+    p50_low_ms: float = math.nan
+    p50_high_ms: float = math.nan
+    p95_low_ms: float = math.nan
+    p95_high_ms: float = math.nan
+    interval_note: str = ""
+    cold_start_share: float = 0.0
+    local_monthly_cost: float = 0.0
+    cost_note: str = ""
 
     @classmethod
     def from_trace(cls, trace: SimulationTrace, config: HybridConfig) -> PolicyResult:
-        """Summarise a trace, pricing it with the config's volume and prices."""
+        """Summarise a trace, judging its steadiness and pricing it with the config's costs."""
         latency_ms = trace.latency_s * 1000.0
         n = int(latency_ms.size)
-        p50, p95, p99 = np.percentile(latency_ms, [50, 95, 99])
         offloaded = float(np.count_nonzero(trace.offloaded)) / n
         span = trace.simulated_s
         capacity = trace.workers * span
-        cloud_cost = offloaded * float(config.requests_per_month) * config.cloud.cost_per_request
+        capacity_judged = offered_capacity(
+            rate_per_s=config.arrivals.peak_rate_per_s,
+            mean_service_s=config.local.mean_service_s,
+            workers=trace.workers,
+            cloud_mean_s=trace.cloud_mean_s,
+            cloud_limit=config.cloud.concurrency_limit,
+            may_route_local=trace.may_route_local,
+            may_route_cloud=trace.may_route_cloud,
+        )
+        stationary = config.arrivals.pattern != "diurnal"
+        # To the microsecond: ``finish - arrival`` carries rounding noise that grows with the
+        # clock, which would read as a drift in a series of equal latencies.
+        latency_us = np.round(latency_ms, 3)
+        steady = judge_steadiness(latency_us, capacity_judged, stationary=stationary)
+        cold = trace.cold_start
         return cls(
             policy=trace.policy,
             seed=trace.seed,
             num_requests=n,
             simulated_s=span,
-            arrival_rate_per_s=n / span if span > 0 else float("nan"),
+            arrival_rate_per_s=n / span if span > 0 else math.nan,
             latency_objective_ms=float(config.latency_objective_s) * 1000.0,
-            p50_ms=float(p50),
-            p95_ms=float(p95),
-            p99_ms=float(p99),
-            mean_latency_ms=float(latency_ms.mean()),
-            mean_wait_ms=float(trace.wait_s.mean() * 1000.0),
-            mean_queue_length=trace.mean_queue_length,
-            goodput_share=float(np.count_nonzero(trace.latency_s <= config.latency_objective_s))
-            / n,
-            offloaded_share=offloaded,
             local_utilization=trace.local_busy_s / capacity if capacity > 0 else 0.0,
-            cloud_monthly_cost=float(cloud_cost),
-            monthly_cost=float(config.local_fixed_monthly_cost) + float(cloud_cost),
+            offloaded_share=offloaded,
+            overloaded=steady.overloaded,
+            status=steady.status,
+            offered_utilization=steady.utilization,
+            workers_needed=steady.workers_needed,
+            independent_latencies=steady.independent_latencies,
+            cold_start_share=0.0 if cold is None else float(np.count_nonzero(cold)) / n,
+            **_latency_figures(trace, config, latency_us, steady.overloaded, stationary),
+            **_cost_figures(trace, config, offloaded),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -148,12 +207,85 @@ class PolicyResult:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PolicyResult:
-        """The inverse of :meth:`to_dict`."""
-        return cls(**{f.name: data[f.name] for f in fields(cls)})
+        """The inverse of :meth:`to_dict` (fields a dict lacks take their defaults)."""
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
     def to_frame(self) -> pd.DataFrame:
         """A one-row table."""
         return pd.DataFrame([self.to_dict()])
+
+
+_NO_LATENCY = dict.fromkeys(
+    (
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+        "mean_latency_ms",
+        "mean_wait_ms",
+        "mean_queue_length",
+        "goodput_share",
+    ),
+    math.nan,
+)
+_DIURNAL_NOTE = (
+    "no interval: the arrival rate follows a day, so the latencies are not one stationary sample"
+)
+
+
+def _latency_figures(
+    trace: SimulationTrace,
+    config: HybridConfig,
+    latency_ms: np.ndarray,
+    overloaded: bool,
+    stationary: bool,
+) -> dict[str, Any]:
+    """Percentiles, their intervals, means and goodput; NaN throughout for an overloaded run."""
+    if overloaded:
+        return dict(_NO_LATENCY)
+    n = int(latency_ms.size)
+    p50, p95, p99 = np.percentile(latency_ms, [50, 95, 99])
+    figures: dict[str, Any] = {
+        "p50_ms": float(p50),
+        "p95_ms": float(p95),
+        "p99_ms": float(p99),
+        "mean_latency_ms": float(latency_ms.mean()),
+        "mean_wait_ms": float(trace.wait_s.mean() * 1000.0),
+        "mean_queue_length": trace.mean_queue_length,
+        "goodput_share": float(np.count_nonzero(trace.latency_s <= config.latency_objective_s)) / n,
+    }
+    if not stationary:
+        figures["interval_note"] = _DIURNAL_NOTE
+        return figures
+    notes = []
+    for percentile, point in ((50, p50), (95, p95)):
+        interval = queue_percentile_interval(latency_ms, percentile, float(point))
+        if interval.ok:
+            figures[f"p{percentile}_low_ms"] = interval.low
+            figures[f"p{percentile}_high_ms"] = interval.high
+        notes.append(interval_note(interval, n))
+    figures["interval_note"] = "; ".join(note for note in notes if note)
+    return figures
+
+
+def _cost_figures(trace: SimulationTrace, config: HybridConfig, offloaded: float) -> dict[str, Any]:
+    """Local, cloud and total monthly cost, and why a cost is unknown when it is."""
+    volume = float(config.requests_per_month)
+    cloud = offloaded * volume * config.cloud.cost_per_request
+    local, note = 0.0, ""
+    if trace.may_route_local:
+        if config.local_fixed_monthly_cost is None:
+            local = math.nan
+            note = config.local_cost_note or "the local workers' monthly cost is unknown"
+        else:
+            local = float(config.local_fixed_monthly_cost) + (
+                (1.0 - offloaded) * volume * config.local_cost_per_request
+            )
+    return {
+        "cloud_monthly_cost": float(cloud),
+        "local_monthly_cost": local,
+        "monthly_cost": local + float(cloud),
+        "cost_note": note,
+    }
 
 
 def simulate_trace(config: HybridConfig, policy: PolicySpec, seed: int = 0) -> SimulationTrace:
@@ -173,6 +305,12 @@ def simulate_trace(config: HybridConfig, policy: PolicySpec, seed: int = 0) -> S
     InvalidInputError
         For a bad seed, a stream with no requests, or a policy answering other than
         ``"local"``/``"cloud"``.
+
+    Notes
+    -----
+    With a cloud that scales to zero (:attr:`CloudConfig.scales_to_zero`), a request routed to
+    the cloud after it has been idle longer than ``idle_timeout_s`` waits ``cold_start_s``
+    before its cloud latency starts, and so does every request arriving during that start.
     """
     chosen = parse_policy(policy)
     checks.whole("seed", seed, 0)
@@ -186,6 +324,9 @@ def simulate_trace(config: HybridConfig, policy: PolicySpec, seed: int = 0) -> S
         )
     service = config.local.draw(np.random.default_rng(service_seed), n)
     cloud = config.cloud.draw(np.random.default_rng(cloud_seed), n)
+    fast = _single_queue_trace(chosen, config, seed, arrivals, service, cloud)
+    if fast is not None:
+        return fast
     local = config.local
     state = SystemState(
         workers=local.workers,
@@ -200,9 +341,69 @@ def simulate_trace(config: HybridConfig, policy: PolicySpec, seed: int = 0) -> S
             else first_free_estimator(local.service_samples_s)
         ),
     )
-    loop = _EventLoop(state, arrivals, service, cloud, config.cloud.concurrency_limit)
+    loop = _EventLoop(state, arrivals, service, cloud, config.cloud)
     loop.run(chosen)
-    return loop.trace(chosen, seed, arrivals)
+    return loop.trace(chosen, seed, arrivals, float(cloud.mean()))
+
+
+def _single_queue_trace(
+    policy: RoutingPolicy,
+    config: HybridConfig,
+    seed: int,
+    arrivals: np.ndarray,
+    service: np.ndarray,
+    cloud: np.ndarray,
+) -> SimulationTrace | None:
+    """local-only and cloud-only without the event loop: one FIFO queue, same trace.
+
+    Every request goes to one side, so no router looks at the state and each request simply
+    takes the server that frees up first (the FIFO multi-server recursion). The time-averaged
+    number waiting is the total wait over the simulated time. A cloud that scales to zero, or a
+    policy other than exactly these two, returns ``None``: the event loop handles it.
+    """
+    kind = type(policy)
+    if kind is LocalOnly:
+        servers, durations, offloaded = config.local.workers, service, False
+    elif kind is CloudOnly and not config.cloud.scales_to_zero:
+        servers, durations, offloaded = config.cloud.concurrency_limit, cloud, True
+    else:
+        return None
+    if servers is None:  # an unlimited cloud: nobody waits
+        start = arrivals
+        finish = arrivals + durations
+    else:
+        start, finish = _fifo(arrivals.tolist(), durations.tolist(), servers)
+    last = float(finish.max())
+    return SimulationTrace(
+        policy=policy.label,
+        seed=seed,
+        arrival_s=arrivals,
+        start_s=start,
+        finish_s=finish,
+        offloaded=np.full(arrivals.size, offloaded),
+        local_busy_s=0.0 if offloaded else float(durations.sum()),
+        workers=config.local.workers,
+        mean_queue_length=float((start - arrivals).sum()) / last if last > 0 else 0.0,
+        simulated_s=last,
+        cold_start=np.zeros(arrivals.size, dtype=bool),
+        may_route_local=policy.may_route_local,
+        may_route_cloud=policy.may_route_cloud,
+        cloud_mean_s=float(cloud.mean()),
+    )
+
+
+def _fifo(arrival: list[float], duration: list[float], servers: int) -> tuple[np.ndarray, ...]:
+    """Start and finish times of a FIFO queue with ``servers`` identical servers."""
+    free = [0.0] * servers  # a heap of the times each server frees up
+    start, finish = [0.0] * len(arrival), [0.0] * len(arrival)
+    replace = heapq.heapreplace
+    for i, now in enumerate(arrival):
+        first = free[0]
+        begin = now if first <= now else first
+        end = begin + duration[i]
+        replace(free, end)
+        start[i], finish[i] = begin, end
+    return np.asarray(start), np.asarray(finish)
 
 
 def simulate(config: HybridConfig, policy: PolicySpec, seed: int = 0) -> PolicyResult:
@@ -252,7 +453,8 @@ def compare_policies(
     Returns
     -------
     pandas.DataFrame
-        The columns of :class:`PolicyResult`, in the order the policies were given.
+        The columns of :class:`PolicyResult`, in the order the policies were given. Rows with
+        ``overloaded`` true have no latency figures; charts must leave them out.
 
     Raises
     ------
@@ -276,7 +478,8 @@ def pareto_front(
     """Mark the rows no other row beats on both latency and cost.
 
     A row is dominated when another row is no worse on both columns and better on at least one;
-    rows with a missing value are never on the front.
+    rows with a missing value are never on the front, and neither are rows marked
+    ``overloaded`` (their latencies mean nothing; charts leave them out too).
 
     Parameters
     ----------
@@ -301,8 +504,10 @@ def pareto_front(
                 f"The table has no column {name!r} to rank by; it has: "
                 f"{', '.join(map(str, table.columns))}."
             )
-    latency = table[latency_column].to_numpy(dtype=np.float64)
+    latency = table[latency_column].to_numpy(dtype=np.float64).copy()
     cost = table[cost_column].to_numpy(dtype=np.float64)
+    if "overloaded" in table.columns:
+        latency[table["overloaded"].fillna(True).to_numpy(dtype=bool)] = np.nan
     no_worse = (latency[:, None] <= latency[None, :]) & (cost[:, None] <= cost[None, :])
     better = (latency[:, None] < latency[None, :]) | (cost[:, None] < cost[None, :])
     dominated = (no_worse & better).any(axis=0)
@@ -320,9 +525,10 @@ class _EventLoop:
         arrivals: np.ndarray,
         service: np.ndarray,
         cloud: np.ndarray,
-        cloud_limit: int | None,
+        cloud_config: CloudConfig,
     ) -> None:
         n = int(arrivals.size)
+        cloud_limit = cloud_config.concurrency_limit
         self.state = state
         # Plain lists: indexing them is several times faster than numpy scalars in this loop.
         self.arrival, self.service_s, self.cloud_s = (
@@ -343,6 +549,16 @@ class _EventLoop:
         self.waiting_area = 0.0
         self.last = 0.0
         self.local_busy = 0.0
+        # Scale to zero: the cloud is warm at time 0 (idle since then); ``cloud_ready`` is when
+        # the replica being started serves.
+        self.scales_to_zero = cloud_config.scales_to_zero
+        self.cold_start_s = float(cloud_config.cold_start_s)
+        self.idle_timeout_s = (
+            math.inf if cloud_config.idle_timeout_s is None else float(cloud_config.idle_timeout_s)
+        )
+        self.cloud_idle_since: float | None = 0.0
+        self.cloud_ready = 0.0
+        self.cold = np.zeros(n, dtype=bool)
 
     def run(self, policy: RoutingPolicy) -> None:
         """Handle every completion and arrival in time order (completions first on a tie)."""
@@ -355,13 +571,13 @@ class _EventLoop:
                 self._arrive(policy, i)
                 i += 1
 
-    def _advance(self, now: float) -> None:
-        self.waiting_area += (len(self.waiting) + len(self.cloud_waiting)) * (now - self.last)
-        self.last = now
+    # The time-weighted queue length is advanced inline at each event (a method call per event
+    # costs about a tenth of the loop).
 
     def _complete(self) -> None:
         now, _, slot, _ = heapq.heappop(self.heap)
-        self._advance(now)
+        self.waiting_area += (len(self.waiting) + len(self.cloud_waiting)) * (now - self.last)
+        self.last = now
         state = self.state
         if slot >= 0 and self.waiting:
             self._start_local(self.waiting.popleft(), slot, now)
@@ -373,10 +589,13 @@ class _EventLoop:
             self._start_cloud(self.cloud_waiting.popleft(), now)
         else:
             state.cloud_in_flight -= 1
+            if state.cloud_in_flight == 0:
+                self.cloud_idle_since = now
 
     def _arrive(self, policy: RoutingPolicy, i: int) -> None:
         now = self.arrival[i]
-        self._advance(now)
+        self.waiting_area += (len(self.waiting) + len(self.cloud_waiting)) * (now - self.last)
+        self.last = now
         state = self.state
         state.now_s = now
         state.queue_length = len(self.waiting)
@@ -402,20 +621,38 @@ class _EventLoop:
             )
 
     def _start_local(self, j: int, slot: int, now: float) -> None:
-        self.start[j], self.finish[j] = now, now + self.service_s[j]
+        service = self.service_s[j]
+        self.start[j] = now
+        self.finish[j] = end = now + service
         self.state._started_s[slot] = now
-        self.local_busy += self.service_s[j]
-        self._push(self.finish[j], slot, j)
-
-    def _start_cloud(self, j: int, now: float) -> None:
-        self.start[j], self.finish[j] = now, now + self.cloud_s[j]
-        self._push(self.finish[j], -1, j)
-
-    def _push(self, time_s: float, slot: int, j: int) -> None:
-        heapq.heappush(self.heap, (time_s, self.sequence, slot, j))
+        self.local_busy += service
+        heapq.heappush(self.heap, (end, self.sequence, slot, j))
         self.sequence += 1
 
-    def trace(self, policy: RoutingPolicy, seed: int, arrivals: np.ndarray) -> SimulationTrace:
+    def _start_cloud(self, j: int, now: float) -> None:
+        if self.scales_to_zero:
+            now = self._warm_cloud(j, now)
+        self.start[j] = now
+        self.finish[j] = end = now + self.cloud_s[j]
+        heapq.heappush(self.heap, (end, self.sequence, -1, j))
+        self.sequence += 1
+
+    def _warm_cloud(self, j: int, now: float) -> float:
+        """When request ``j`` can start in the cloud: after a cold start if the cloud was idle
+        past its timeout, or after the start already under way."""
+        idle_since = self.cloud_idle_since
+        if idle_since is not None:
+            if now - idle_since > self.idle_timeout_s:
+                self.cloud_ready = now + self.cold_start_s
+            self.cloud_idle_since = None
+        if self.cloud_ready > now:
+            self.cold[j] = True
+            return self.cloud_ready
+        return now
+
+    def trace(
+        self, policy: RoutingPolicy, seed: int, arrivals: np.ndarray, cloud_mean_s: float
+    ) -> SimulationTrace:
         """Every request's times, once :meth:`run` is done."""
         return SimulationTrace(
             policy=policy.label,
@@ -428,4 +665,8 @@ class _EventLoop:
             workers=self.state.workers,
             mean_queue_length=self.waiting_area / self.last if self.last > 0 else 0.0,
             simulated_s=self.last,
+            cold_start=self.cold,
+            may_route_local=policy.may_route_local,
+            may_route_cloud=policy.may_route_cloud,
+            cloud_mean_s=cloud_mean_s,
         )
