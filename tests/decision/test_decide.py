@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -293,3 +294,29 @@ def _json(value):
     from workbench.kit.jsonvalues import json_ready
 
     return json_ready(value)
+
+
+def test_a_scale_to_zero_instance_to_overflow_to_brings_its_cold_start(tmp_path, runs_dir):
+    """Overflowing to an instance with min_replicas 0: the simulation's cloud pays its start."""
+    from workbench.decision import setup_from_scenario
+
+    path = write_scenario(tmp_path)
+    path.write_text(
+        path.read_text(encoding="utf-8")
+        + textwrap.dedent(
+            """
+            [[options]]
+            name = "Endpoint"
+            kind = "instance"
+            instance = "aws-nvidia-t4-x1"
+            tokens_per_s = 200
+            min_replicas = 0
+            cold_start_s = 45
+            scale_to_zero_after_s = 600
+            """
+        ),
+        encoding="utf-8",
+    )
+    setup = setup_from_scenario(path, runs_dir, requests=500, cloud_option="Endpoint")
+    assert setup.config.cloud.cold_start_s == 45
+    assert setup.config.cloud.idle_timeout_s == 600
