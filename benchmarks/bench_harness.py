@@ -150,12 +150,12 @@ def stats_overhead(count: int, rounds: int) -> None:
     stats_s, bare_s = statistics.median(full), statistics.median(bare)
     collected_s = sum(samples)
     print(
-        f"LatencyStats.from_samples, {count:,} samples (2,000 bootstrap resamples), "
+        f"LatencyStats.from_samples, {count:,} samples (order-statistic intervals), "
         f"median of {rounds}: {stats_s * 1000:.2f} ms per call"
     )
     print(
         f"  numpy.percentile alone on the same samples: {bare_s * 1000:.3f} ms "
-        f"(from_samples / percentile = {stats_s / bare_s:,.0f}x; the bootstrap is the cost)"
+        f"(from_samples / percentile = {stats_s / bare_s:,.0f}x; the intervals are the cost)"
     )
     print(
         f"  as a share of the {collected_s:.2f} s it takes to collect those samples: "

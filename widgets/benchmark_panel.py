@@ -12,14 +12,16 @@ from widgets import forms
 from widgets.common import STYLE, error_html, status_html
 from workbench.bench import plots
 from workbench.bench.config import BenchConfig, MeasurePolicy, defaults_for
+from workbench.bench.stats import INTERVAL_PERCENTILES, describe_interval
 from workbench.bench.variants import VARIANTS
 from workbench.kit.cli import parse_list
 from workbench.kit.fields import default_of, specs
 from workbench.models import load_catalog
 
 _TABLE_COLUMNS = [
-    "variant", "dtype", "threads", "batch", "seq_len", "p50_ms", "p95_ms",
-    "throughput_items_per_s", "tokens_per_s", "ttft_ms", "tpot_ms", "peak_rss_mb",
+    "variant", "dtype", "threads", "batch", "seq_len", "count", "p50_ms", "p50 interval",
+    "p95_ms", "p95 interval", "throughput_items_per_s", "tokens_per_s", "ttft_ms", "tpot_ms",
+    "peak_rss_mb",
 ]  # fmt: skip
 _DRIFT_COLUMNS = ["variant", "cosine_mean", "cosine_min", "agreement", "first_divergence_min"]
 # The sweep's lists, typed as comma-separated text ("1,8"); they start at the config's defaults.
@@ -176,7 +178,21 @@ def _listed(values: tuple[int, ...]) -> str:
     return ",".join(str(v) for v in values)
 
 
+def _with_intervals(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with a ``p50 interval`` and a ``p95 interval`` column: each row's bounds, or
+    "too few samples …" where the point has too few calls for one."""
+    if frame.empty or "count" not in frame.columns:
+        return frame
+    shown = frame.copy()
+    for percentile in INTERVAL_PERCENTILES:
+        shown[f"p{percentile} interval"] = [
+            describe_interval(row, percentile) for row in frame.to_dict("records")
+        ]
+    return shown
+
+
 def _html_table(frame: pd.DataFrame, columns: list[str], digits: int = 3) -> str:
+    frame = _with_intervals(frame) if any(c.endswith(" interval") for c in columns) else frame
     shown = frame[[c for c in columns if c in frame.columns]].round(digits)
     head = "".join(f"<th>{html.escape(c)}</th>" for c in shown.columns)
     body = "".join(

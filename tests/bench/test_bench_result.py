@@ -61,7 +61,8 @@ def test_a_saved_bench_run_loads_back_equal(tmp_path):
 
 
 def test_the_run_summary_names_the_fastest_variant(tmp_path):
-    """The saved one-line summary: model, 2 points, int8 fastest, its throughput and best p50."""
+    """The saved one-line summary: model, 2 points, the variants, int8 fastest, its throughput
+    and best p50."""
     result = _result()
 
     with runs.record(BenchResult, result.config, runs_dir=tmp_path) as rec:
@@ -72,6 +73,7 @@ def test_the_run_summary_names_the_fastest_variant(tmp_path):
     assert listed.summary == {
         "model": "tiny-llama",
         "points": 2,
+        "variants": ["fp32", "int8"],
         "fastest_variant": "int8",
         "best_throughput_items_per_s": pytest.approx(1000 / 9.75),
         "best_p50_ms": 9.75,

@@ -56,6 +56,45 @@ def test_failed_runs_and_other_models_do_not_count(tmp_path):
     assert usable_runs(runs_dir, TINY) == {"bench": None, "federated": made}
 
 
+def test_the_sample_benchmark_measures_fp32_and_int8_weight_only_with_their_agreement(tmp_path):
+    """The bench sample has one point per variant, fp32 and int8-weight-only, each with its
+    agreement with fp32 (1 for fp32 itself)."""
+    (made,) = ensure_sample_runs(tmp_path / "runs", kinds=("bench",), settings=TINY)
+
+    points = runs.load_run(made, tmp_path / "runs").table("points")
+    assert list(points["variant"]) == ["fp32", "int8-weight-only"]
+    agreement = points.set_index("variant")["agreement"]
+    assert agreement["fp32"] == 1.0
+    assert 0.0 <= agreement["int8-weight-only"] <= 1.0
+
+
+def test_a_bench_run_without_the_faster_variant_does_not_count(tmp_path):
+    """A benchmark of the sample model with fp32 only (as earlier samples made) is not usable;
+    one that lists both variants is."""
+    runs_dir = tmp_path / "runs"
+    _record(runs_dir, "bench", {"model": "tiny-llama", "variants": ["fp32"]})
+    _record(runs_dir, "bench", {"model": "tiny-llama", "fastest_variant": "fp32"})
+
+    assert usable_runs(runs_dir, TINY)["bench"] is None
+    both = _record(
+        runs_dir, "bench", {"model": "tiny-llama", "variants": ["fp32", "int8-weight-only"]}
+    )
+    assert usable_runs(runs_dir, TINY)["bench"] == both
+
+
+@pytest.mark.parametrize(
+    ("model", "variants"),
+    [
+        ("smollm2-135m", ("fp32", "int8-weight-only")),
+        ("minilm", ("fp32", "int8")),
+        ("./my-own-model", ("fp32",)),
+    ],
+)
+def test_the_sample_variants_follow_the_models_task(model, variants):
+    """A chat model gets int8-weight-only, an embedding model int8, an unknown model fp32 alone."""
+    assert SampleSettings.for_model(model).bench.variants == variants
+
+
 def test_two_callers_at_once_make_the_sample_once(tmp_path):
     """Two dashboards opening together (two threads here) take turns: one run is made."""
     runs_dir = tmp_path / "runs"
@@ -83,12 +122,12 @@ def test_an_unknown_kind_is_refused_naming_the_kinds(tmp_path):
 
 
 def test_the_default_samples_say_what_they_measure_and_how_long_they_take():
-    """smollm2-135m and 30 clients over 10 rounds; about half a minute, more on a first start."""
+    """smollm2-135m and 30 clients over 10 rounds; about 40 s, more on a first start."""
     text = SampleSettings().describe()
 
     assert "a short benchmark of smollm2-135m" in text
     assert "a federated simulation of 30 clients over 10 rounds" in text
-    assert "about 31 s (about 76 s the first time, while the model is unpacked)" in text
+    assert "about 41 s (about 86 s the first time, while the model is unpacked)" in text
     assert SampleSettings().describe(["federated"]).endswith("about a second")
 
 

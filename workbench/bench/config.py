@@ -104,7 +104,9 @@ class BenchConfig:
         whole=True,
         label="Quality items",
     )
-    seed: int = spec(0, help="seed of the bootstrap confidence intervals, saved with the run")
+    seed: int = spec(
+        0, help="seed saved with the run (the measurement and its intervals draw no random numbers)"
+    )
 
     def __post_init__(self) -> None:
         for name in ("variants", *_LIST_MINIMUM):

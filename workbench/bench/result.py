@@ -44,7 +44,8 @@ class BenchResult:
         return {"points": self.points, "samples": self.samples}
 
     def summary(self) -> dict[str, Any]:
-        """Headline values: the model, the number of points, the fastest variant and its figures."""
+        """Headline values: the model, the number of points, the variants measured, the fastest
+        one and its figures."""
         points = self.points
         if points.empty:
             return {}
@@ -52,6 +53,7 @@ class BenchResult:
         return {
             "model": str(best["model"]),
             "points": len(points),
+            "variants": [str(v) for v in points["variant"].drop_duplicates()],
             "fastest_variant": str(best["variant"]),
             "best_throughput_items_per_s": float(best["throughput_items_per_s"]),
             "best_p50_ms": float(points["p50_ms"].min()),

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from workbench.bench.stats import describe_interval
 from workbench.cloud.config import DEFAULT_PROMPT, CloudBenchConfig, EndpointConfig, ServiceProfile
 from workbench.kit.cli import add_config_flags, check_writable, config_values, json_ready
 from workbench.kit.errors import InvalidInputError, describe
@@ -148,6 +149,8 @@ def summary_text(row: dict[str, Any]) -> str:
         ("requests", f"{row['requests']} ({row['ok']} ok, {row['failed']} failed)"),
         ("mode", f"{row['mode']} loop" + _load_text(row)),
         ("latency p50 / p95 / p99", _ms(row, "p50_ms", "p95_ms", "p99_ms")),
+        ("p50 latency", describe_interval(row, 50)),
+        ("p95 latency", describe_interval(row, 95)),
         ("time to first token", _ms(row, "ttft_ms")),
         ("time per output token", _ms(row, "tpot_ms")),
         ("output tokens/s per request", _num(row["tokens_per_s"], ".1f")),

@@ -345,7 +345,7 @@ def summarise_requests(
     """
     ok = requests[requests["ok"]]
     row = _load_columns(requests, ok, config, duration_s)
-    row.update(_latency_columns(ok, config.seed))
+    row.update(_latency_columns(ok))
     row.update(_token_columns(ok, duration_s))
     new = attempts["new_connection"].fillna(False).astype(bool)
     row.update(
@@ -386,10 +386,11 @@ def _load_columns(
     }
 
 
-def _latency_columns(ok: pd.DataFrame, seed: int) -> dict[str, Any]:
-    """The latency statistics of successful requests, as a local bench reports them."""
+def _latency_columns(ok: pd.DataFrame) -> dict[str, Any]:
+    """The latency statistics of successful requests, as a local bench reports them: the
+    ``p50_ci_*``/``p95_ci_*`` bounds are order-statistic intervals, NaN with too few requests."""
     if len(ok):
-        return LatencyStats.from_samples(ok["latency_ms"].to_numpy() / 1000.0, seed=seed).to_dict()
+        return LatencyStats.from_samples(ok["latency_ms"].to_numpy() / 1000.0).to_dict()
     return {**dict.fromkeys(LatencyStats.__dataclass_fields__, math.nan), "count": 0}
 
 

@@ -175,7 +175,7 @@ class LocalServiceConfig:
 
     workers: int = spec(1, help="local workers serving in parallel", low=1, whole=True)
     service_samples_s: tuple[float, ...] | None = spec(
-        None, help="measured per-call latencies in seconds, bootstrapped", optional=True
+        None, help="measured per-call latencies in seconds, drawn with replacement", optional=True
     )
     service_mean_s: float | None = spec(
         None,
@@ -278,7 +278,7 @@ class CloudConfig:
     """
 
     latency_samples_s: tuple[float, ...] | None = spec(
-        None, help="measured end-to-end latencies in seconds, bootstrapped", optional=True
+        None, help="measured end-to-end latencies in seconds, drawn with replacement", optional=True
     )
     sampler: Sampler | None = spec(
         None, help="callable (rng, n) -> n latencies in seconds", optional=True

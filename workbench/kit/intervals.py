@@ -58,12 +58,9 @@ class PercentileInterval:
         label = f"p{self.percentile:g}"
         if not self.ok:
             return (
-                f"too few samples for a {label} interval (n = {self.count}; "
-                f"need ≥ {self.needed})"
+                f"too few samples for a {label} interval (n = {self.count}; need ≥ {self.needed})"
             )
-        return (
-            f"{self.confidence:.0%} interval {self.low:.{digits}g}–{self.high:.{digits}g} {unit}"
-        )
+        return f"{self.confidence:.0%} interval {_num(self.low, digits)}–{_num(self.high, digits)} {unit}"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values."""
@@ -73,6 +70,13 @@ class PercentileInterval:
     def from_dict(cls, data: dict[str, Any]) -> PercentileInterval:
         """The inverse of :meth:`to_dict`."""
         return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+
+
+def _num(value: float, digits: int) -> str:
+    """``digits`` significant digits, but never scientific notation: 3,330 not 3.33e+03."""
+    if abs(value) >= 10 ** (digits - 1):
+        return f"{value:,.0f}"
+    return f"{value:.{digits}g}"
 
 
 def percentile_interval(

@@ -14,15 +14,25 @@ from workbench.kit.fields import check_fields, spec
 
 SAMPLE_KINDS = ("bench", "federated")
 LOCK_FILE = ".sample-runs.lock"  # a dot file: the run store skips it
+#: What the sample benchmark measures, by the model's task: fp32 (the quality reference) and the
+#: variant the decision may pick instead when it keeps quality. A model of unknown task: fp32.
+SAMPLE_VARIANTS: dict[str, tuple[str, ...]] = {
+    "embeddings": ("fp32", "int8"),
+    "text-generation": ("fp32", "int8-weight-only"),
+}
 
 
 def _sample_bench() -> BenchConfig:
+    # fp32 and the variant the decision can pick instead: its agreement with fp32 over the 8
+    # sample prompts x 8 tokens (64 tokens, steps of 1.6%) says whether it keeps quality. Six
+    # calls per variant are the fewest with a p50 interval; a p95 interval would need 72.
     return BenchConfig(
         model="smollm2-135m",
+        variants=SAMPLE_VARIANTS["text-generation"],
         seq_lens=(32,),
         max_new_tokens=8,
-        quality_items=1,
-        policy=MeasurePolicy(warmup=1, min_iters=5, min_seconds=0.0, max_seconds=20.0),
+        quality_items=8,
+        policy=MeasurePolicy(warmup=1, min_iters=6, min_seconds=0.0, max_seconds=20.0),
     )
 
 
@@ -46,13 +56,14 @@ class SampleSettings:
 
     bench: BenchConfig = spec(
         default_factory=_sample_bench,
-        help="the sample benchmark: one point of the model the decision scenario serves",
+        help="the sample benchmark: fp32 and int8 weight-only of the model the decision "
+        "scenario serves, one point each, with their quality drift",
     )
     federated: FedConfig = spec(
         default_factory=_sample_federated, help="the sample federated simulation"
     )
     bench_seconds: float = spec(
-        30.0, help="about how long the sample benchmark takes on 2 cores", unit="s", low=0
+        40.0, help="about how long the sample benchmark takes on 2 cores", unit="s", low=0
     )
     first_load_seconds: float = spec(
         45.0,
@@ -74,9 +85,15 @@ class SampleSettings:
 
     @classmethod
     def for_model(cls, model: str, **changes: Any) -> SampleSettings:
-        """The default settings with the sample benchmark measuring ``model`` instead."""
-        default = cls()
-        return cls(bench=dataclasses.replace(default.bench, model=model), **changes)
+        """The default settings with the sample benchmark measuring ``model`` instead, with the
+        variants of its task (:data:`SAMPLE_VARIANTS`; fp32 alone for a model not in the
+        catalog)."""
+        from workbench.models.catalog import load_catalog  # imports torch: only when asked
+
+        entry = load_catalog().get(model)
+        variants = SAMPLE_VARIANTS.get(entry.task if entry else "", ("fp32",))
+        bench = dataclasses.replace(cls().bench, model=model, variants=variants)
+        return cls(bench=bench, **changes)
 
     def expected_seconds(self, kinds: Sequence[str] = SAMPLE_KINDS) -> tuple[float, float]:
         """About how long making runs of ``kinds`` takes: ``(usual, on a first start)``."""
@@ -103,4 +120,4 @@ class SampleSettings:
         return f"{' and '.join(parts)}, {when}"
 
 
-__all__ = ["LOCK_FILE", "SAMPLE_KINDS", "SampleSettings"]
+__all__ = ["LOCK_FILE", "SAMPLE_KINDS", "SAMPLE_VARIANTS", "SampleSettings"]

@@ -3,8 +3,11 @@
 The decision dashboard needs a benchmark of the model its scenario serves, and the federated
 dashboard a federated run. On a fresh machine there are none, so :func:`ensure_sample_runs`
 makes them here, with the bundled model and no network: a short ``bench`` of ``smollm2-135m``
-(one point, a few calls of 8 new tokens; about 30 s on 2 cores, plus about 45 s the first time the
-model is unpacked) and a small ``federated`` simulation (30 clients, 10 rounds; about a second).
+(fp32 and int8 weight-only, one point each: six timed calls of 8 new tokens, and the agreement
+with fp32 over 8 prompts; about 40 s on 2 otherwise idle cores, twice that or more when other
+work shares them, plus about 45 s the first time the model is unpacked) and a small
+``federated`` simulation (30 clients, 10 rounds; about a second). The decision uses the faster
+variant when its agreement keeps within the scenario's tolerance.
 They are ordinary runs, saved in the runs folder and listed by ``workbench runs list``.
 
 No loopback-cloud run is made: the loopback cloud would serve the same model on the same CPU, so
@@ -32,8 +35,10 @@ def usable_runs(
 ) -> dict[str, str | None]:
     """The newest complete run that can stand for each sample kind, or ``None`` when there is none.
 
-    A ``bench`` run counts when it measured the sample benchmark's model (any settings); any
-    complete ``federated`` run counts.
+    A ``bench`` run counts when it measured the sample benchmark's model and each of its
+    variants (fp32 and the faster one the decision may pick; any other settings), so a runs
+    folder with an fp32-only sample from an earlier version gets the new one. Any complete
+    ``federated`` run counts.
 
     Returns
     -------
@@ -47,10 +52,19 @@ def usable_runs(
     for summary in reversed(runs.list_runs(runs_dir)):  # newest first
         if summary.status != "complete" or summary.kind not in found or found[summary.kind]:
             continue
-        if summary.kind == "bench" and summary.summary.get("model") != settings.bench.model:
+        if summary.kind == "bench" and not _measured(summary.summary, settings):
             continue
         found[summary.kind] = summary.id
     return found
+
+
+def _measured(summary: dict, settings: SampleSettings) -> bool:
+    """Whether a bench run's summary covers the sample benchmark's model and variants (runs
+    saved before summaries listed their variants name only the fastest)."""
+    variants = summary.get("variants") or [summary.get("fastest_variant")]
+    return summary.get("model") == settings.bench.model and set(settings.bench.variants) <= set(
+        variants
+    )
 
 
 def ensure_sample_runs(

@@ -48,7 +48,17 @@ class GenerationTask:
         return cls(reference, config, prompts, continuations)
 
     def drift(self, runner: GenerationRunner) -> dict[str, float]:
-        """Teacher-forced agreement with fp32 and where greedy decoding first diverges."""
+        """Teacher-forced agreement with fp32 and where greedy decoding first diverges.
+
+        The reference itself (fp32) agrees fully by definition; it is not generated again.
+        """
+        if runner is self.reference:
+            new = self.config.max_new_tokens
+            return {
+                "agreement": 1.0,
+                "first_divergence_mean": float(new),
+                "first_divergence_min": new,
+            }
         return quality.generation_drift(
             runner, self.continuations, self.prompts, self.config.max_new_tokens
         )
@@ -88,7 +98,7 @@ class GenerationTask:
         self, point: dict[str, Any], prompt_tokens: int, timings: Timings
     ) -> tuple[Row, list[Row]]:
         batch, results = point["batch"], timings.results
-        stats = LatencyStats.from_samples(timings.samples, seed=self.config.seed)
+        stats = LatencyStats.from_samples(timings.samples)
         tokens = sum(r["tokens"] for r in results) / len(results)
         ttft = sum(r["ttft"] for r in results) / len(results)
         tpot = sum((r["e2e"] - r["ttft"]) / max(r["tokens"] - 1, 1) for r in results) / len(results)
