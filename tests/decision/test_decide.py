@@ -49,6 +49,7 @@ def record_generation_run(runs_dir: Path, model: str = "tiny-chat") -> str:
                 "params": 100_000_000,
                 "weight_bytes": 400_000_000,
                 "agreement": agreement,
+                "count": 5,
             }
         )
         samples += [
@@ -320,3 +321,13 @@ def test_a_scale_to_zero_instance_to_overflow_to_brings_its_cold_start(tmp_path,
     setup = setup_from_scenario(path, runs_dir, requests=500, cloud_option="Endpoint")
     assert setup.config.cloud.cold_start_s == 45
     assert setup.config.cloud.idle_timeout_s == 600
+
+
+def test_a_p95_from_few_calls_is_flagged_not_trusted(tmp_path, runs_dir):
+    """Data must stay on the device; the local p95 rests on 5 calls, which the caveats say."""
+    scenario = write_scenario(tmp_path, extra='data_must_stay = "device"')
+    decision = decide(scenario, runs_dir, requests=500)
+    assert any(
+        "too few samples for a p95 interval (n = 5; need ≥ 72)" in c
+        for c in decision.recommendation.caveats
+    )

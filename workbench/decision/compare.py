@@ -35,6 +35,7 @@ from workbench.decision.scenarios import LATEST_PREFIX, load_scenario, parse_run
 from workbench.decision.sources import RunChoice, missing_runs_message, price_rows, run_rows
 from workbench.kit import formats
 from workbench.kit.errors import InvalidInputError, RunNotFoundError
+from workbench.kit.intervals import samples_needed
 from workbench.kit.jsonvalues import json_ready
 
 #: Latencies drawn per side for the latency chart.
@@ -581,6 +582,14 @@ def _caveats(
                 "quality is unknown, so it is not recommended over an option of known quality; "
                 "measure it to compare."
             )
+    count = best.get("latency_count")
+    needed = samples_needed(95)
+    if count is not None and not pd.isna(count) and int(count) < needed:
+        caveats.append(
+            f"{best['option']}'s p95 comes from {int(count)} measured calls: too few samples "
+            f"for a p95 interval (n = {int(count)}; need ≥ {needed}); measure more calls "
+            f"(`workbench bench MODEL --min-iters {needed}`) before relying on it."
+        )
     if bool(best.get("estimate")):
         caveats.append(
             f"{best['option']}'s throughput is an estimate (a roofline projection), not a "

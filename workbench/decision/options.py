@@ -59,6 +59,7 @@ COMPARE_COLUMNS = (
     "reason",
     "working",
     "cold_start_share",
+    "latency_count",
     "model",
     "variant",
     "variant_reason",
@@ -206,6 +207,8 @@ def _throughput_columns(item: ResolvedOption, workload: Workload) -> dict[str, A
     }
     if throughput.p95_ms is not None:
         columns["p95_ms"] = throughput.p95_ms
+    if throughput.latency_count is not None:
+        columns["latency_count"] = throughput.latency_count
     if throughput.p50_ms is not None:
         columns["p50_ms"] = throughput.p50_ms
         if workload.latency_objective_ms is not None:

@@ -66,6 +66,7 @@ class Throughput:
     variant: str = ""
     variant_reason: str = ""
     drift: float | None = None
+    latency_count: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values."""
@@ -291,6 +292,7 @@ def _run_throughput(
             variant=variant,
             variant_reason=why_variant.get(variant, ""),
             drift=drift,
+            latency_count=int(chosen["count"]) if pd.notna(chosen.get("count")) else None,
         ),
         "",
     )
