@@ -37,6 +37,10 @@ from workbench.decision import (
 from workbench.kit.errors import RunNotFoundError
 
 DEFAULT_SCENARIO = "support_chatbot"
+#: Seconds after a load on a thread at which the page's widgets are sent their state again.
+#: A page that connects while the load ends builds its widgets from the kernel's state and
+#: drops updates for widgets it has not built yet; sending the state again repairs that.
+RESEND_STATE_AFTER_S = (1.0, 4.0)
 HOW_TO_MAKE_RUNS = (
     "<div class='wb-empty'><b>No benchmark to decide from.</b> The figures of this dashboard come "
     "from a benchmark of the scenario's model on this machine. Make one from a terminal, then "
@@ -74,7 +78,8 @@ class DecisionDashboard(w.AppLayout):
     load_now
         Read the runs and compute at once; otherwise call :meth:`load` (or press Reload).
     background
-        Load on a thread, so that a page shows the loading state while samples are made.
+        Load on a thread, so that a page shows the loading state while samples are made, and
+        recompute after a slider move on the panel's worker thread (newest move first).
     """
 
     def __init__(
@@ -102,12 +107,14 @@ class DecisionDashboard(w.AppLayout):
         self._scenario_given = scenario is not None
         self.samples_made: list[str] = []
         self.thread: threading.Thread | None = None
+        self._runs_shown: dict[Any, str] = {}  # the runs used change with the runs, not the sliders
         self.panel = DecisionPanel(
             scenario=scenario or DEFAULT_SCENARIO,
             runs_dir=runs_dir,
             requests=requests,
             today=today,
             run_refs=self.refs_for,
+            background=background,
         )
         self.panel.layout.display = "none"  # until the runs are known
         self.panel.table.observe(lambda _: self._show_sources(), names="value")
@@ -143,6 +150,9 @@ class DecisionDashboard(w.AppLayout):
     def _update_layout(self) -> None:
         super()._update_layout()
         self.layout.grid_template_rows = "auto auto auto"  # rows as tall as their content
+        # Columns that may shrink below their content: a wide table scrolls inside its own box
+        # and a chart scales down, instead of the page growing wider than the window.
+        self.layout.grid_template_columns = "minmax(0, 1fr) minmax(0, 2fr) minmax(0, 1fr)"
 
     @property
     def chosen(self) -> list[Any]:
@@ -160,10 +170,36 @@ class DecisionDashboard(w.AppLayout):
         self.thread.start()
 
     def load(self) -> None:
-        """Read the runs (making the samples when there are none), then compare the options."""
+        """Read the runs (making the samples when there are none), then compare the options.
+
+        On a thread (``background``), the widgets' state is sent again shortly after, for a page
+        that was still building its widgets when the figures arrived.
+        """
+        try:
+            self._load()
+        finally:
+            if threading.current_thread() is self.thread:
+                for delay in RESEND_STATE_AFTER_S:
+                    timer = threading.Timer(delay, self._resend_state)
+                    timer.daemon = True
+                    timer.start()
+
+    def _resend_state(self) -> None:
+        """Send every widget of the page, and its layout, its whole state again (idempotent)."""
+        pending: list[w.Widget] = [self]
+        while pending:
+            widget = pending.pop()
+            widget.send_state()
+            layout = getattr(widget, "layout", None)
+            if isinstance(layout, w.Widget):
+                layout.send_state()  # the panel is shown by a change of its layout
+            pending.extend(c for c in getattr(widget, "children", ()) if isinstance(c, w.Widget))
+
+    def _load(self) -> None:
         self.reload_button.disabled = True
         self.errors.value = ""
         self.choice.forget()
+        self._runs_shown.clear()
         try:
             self.status.value = loading_html("Loading the runs …")
             if self.run_ids is not None:
@@ -256,7 +292,11 @@ class DecisionDashboard(w.AppLayout):
         try:
             scenario = self.panel.scenario_with_workload()
             written = self.scenario_as_written().runs
-            self.runs_used.value = _runs_html(run_rows(scenario, written, self.runs_dir))
+            key = (tuple(scenario.runs.items()), tuple(written.items()))
+            if key not in self._runs_shown:
+                rows = run_rows(scenario, written, self.runs_dir)
+                self._runs_shown[key] = _runs_html(rows)
+            self.runs_used.value = self._runs_shown[key]
             self.prices_used.value = _prices_html(price_rows(frame))
         except Exception as exc:  # shown in the page, never as a traceback
             self.runs_used.value = error_html(exc)
@@ -276,7 +316,7 @@ def _sources_table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows
     )
-    return f'<table class="wb-sources"><tr>{cells}</tr>{body}</table>'
+    return f'<div class="wb-scroll"><table class="wb-sources"><tr>{cells}</tr>{body}</table></div>'
 
 
 def _runs_html(table: pd.DataFrame) -> str:

@@ -1,7 +1,18 @@
-"""The decision panel: price a scenario's options, find break-evens, and simulate hybrid routing.
+"""The decision panel: where a scenario's model should run, with the options priced, the
+break-evens, the sensitivity and hybrid routing simulated.
 
-The decision itself is :func:`workbench.decision.decide` (and its charts
-:func:`workbench.decision.charts`); this panel holds the controls and renders what it returns.
+The decision itself is :func:`workbench.decision.decide`; this panel holds the controls and
+renders the :class:`~workbench.decision.Decision` it returns: the recommendation in one sentence
+at the top, the options and routing tables with their numbers written for people
+(:mod:`workbench.kit.formats`), and the charts of :mod:`workbench.cost.plots`, which scale to
+the width of the page.
+
+A slider sends its value when it is released (``continuous_update=False``), so the routing
+simulation runs once per move, not on every pixel of a drag. With ``background=True`` (the
+published dashboard) the work runs on one worker thread, newest request first: moves made while
+a decision is computed are merged into one more, and a result that a newer move has made stale
+is never shown. The text comes first, then each chart as it is drawn; a chart whose inputs did
+not change is not drawn again (:func:`workbench.cost.plots.image`).
 """
 
 from __future__ import annotations
@@ -9,33 +20,106 @@ from __future__ import annotations
 import datetime
 import html
 import math
+import threading
 import warnings
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import ipywidgets as w
+import pandas as pd
 
 from widgets.common import STYLE, error_html, frame_html, status_html
 from widgets.forms import LABEL_WIDTH, control
-from workbench.decision import ScenarioWorkload, charts, decide, next_step, with_workload
+from workbench.decision import ScenarioWorkload, decide, next_step, with_workload
+from workbench.kit import formats
 from workbench.kit.fields import specs
 
 _OPTION_COLUMNS = [
-    "option", "kind", "feasible", "monthly_usd", "usd_per_1k_requests", "units", "p50_ms",
-    "meets_latency_objective", "throughput_source", "break_even_vs",
-    "break_even_requests_per_month", "price_rows", "price_sources", "price_as_of", "stale",
-    "on_premises_ok", "reason",
+    "option", "verdict", "ruled_out", "model", "variant", "data_location", "monthly_usd",
+    "usd_per_1k_requests", "p50_ms", "p95_ms", "quality", "feasible", "meets_latency_objective",
+    "units", "break_even_requests_per_month", "throughput_source", "price_sources",
 ]  # fmt: skip
 _POLICY_COLUMNS = [
     "policy", "p50_ms", "p95_ms", "goodput_share", "offloaded_share", "local_utilization",
-    "monthly_cost", "pareto",
+    "monthly_cost", "cost_note", "pareto",
 ]  # fmt: skip
-_SLIDER_LAYOUT = {"width": "460px"}
-_CHARTS = ("cost", "tornado", "pareto", "latency")
+#: In an overloaded routing row these cells give way to its status ("overloaded: needs …").
+_PERCENTILE_COLUMNS = ["p50_ms", "p95_ms"]
+_LABELS = {
+    "data_location": "data stays",
+    "feasible": "serves the peak",
+    "ruled_out": "ruled out",
+    "monthly_usd": "per month",
+    "usd_per_1k_requests": "per 1k requests",
+    "p50_ms": "p50",
+    "p95_ms": "p95",
+    "meets_latency_objective": "meets objective",
+    "throughput_source": "throughput from",
+    "break_even_vs": "break-even vs",
+    "break_even_requests_per_month": "break-even requests / month",
+    "price_sources": "price sources",
+    "price_as_of": "prices as of",
+    "stale": "price over 180 days old",
+    "reason": "note",
+    "goodput_share": "within objective",
+    "offloaded_share": "sent to cloud",
+    "local_utilization": "local busy",
+    "monthly_cost": "per month",
+    "cost_note": "why no cost",
+    "pareto": "Pareto front",
+}
+_FORMATS: dict[str, Callable[[Any], str]] = {
+    "feasible": formats.check,
+    "meets_latency_objective": formats.check,
+    "monthly_usd": partial(formats.usd, missing="unknown"),
+    "usd_per_1k_requests": partial(formats.usd, missing="unknown"),
+    "monthly_cost": partial(formats.usd, missing="unknown"),
+    "units": formats.count,
+    "break_even_requests_per_month": formats.count,
+    "p50_ms": formats.duration_ms,
+    "p95_ms": formats.duration_ms,
+    "quality": partial(formats.percent, missing="unknown"),
+    "goodput_share": formats.percent,
+    "offloaded_share": formats.percent,
+    "local_utilization": formats.percent,
+    "pareto": formats.check,
+    "stale": lambda value: "yes" if value is True or value == 1 else "",
+}
+
+
+def _prices_tip(row: Mapping[str, Any]) -> str:
+    rows, dates = row.get("price_rows") or "", row.get("price_as_of") or ""
+    stale = " (older than 180 days)" if row.get("stale") is True or row.get("stale") == 1 else ""
+    return f"price rows {rows}, as of {dates}{stale}" if rows else ""
+
+
+def _break_even_tip(row: Mapping[str, Any]) -> str:
+    versus, why = row.get("break_even_vs"), row.get("break_even_reason")
+    text = f"against {versus}" if isinstance(versus, str) and versus else ""
+    return f"{text}; {why}" if isinstance(why, str) and why else text
+
+
+#: What the pointer shows on a cell: why this variant, where the quality is from, the price rows
+#: and their dates, why an option cannot serve the peak, what a break-even is against.
+_TOOLTIPS: dict[str, str | Callable[[Mapping[str, Any]], str]] = {
+    "variant": "variant_reason",
+    "quality": "quality_source",
+    "monthly_usd": _prices_tip,
+    "price_sources": _prices_tip,
+    "feasible": "reason",
+    "break_even_requests_per_month": _break_even_tip,
+}
+_SLIDER_LAYOUT = {"width": "460px", "max_width": "100%"}
+#: The charts, in the order they are drawn: the cost side first, then routing.
+_COST_CHARTS = ("cost", "quality", "tornado")
+_ROUTING_CHARTS = ("pareto", "latency")
+_CHART_FORMAT = "svg"  # text stays text: half the time of a PNG, and sharp at any width
 
 
 class DecisionPanel(w.VBox):
-    """Local, edge or cloud: cost, break-even, sensitivity and hybrid routing for one scenario.
+    """Where should a scenario's model run: the recommendation, every option priced with its
+    sources, the break-evens, the sensitivity and hybrid routing.
 
     Parameters
     ----------
@@ -53,6 +137,10 @@ class DecisionPanel(w.VBox):
         a mapping, or a function of the loaded scenario that returns one (so each scenario of
         the dropdown can get its own). A published dashboard passes its own runs this way
         instead of the newest ones.
+    background
+        Recompute after a slider move on a worker thread, newest move first (a page stays
+        responsive and never shows a stale result); otherwise at once, before the setter
+        returns (scripts and tests).
     """
 
     def __init__(
@@ -62,16 +150,23 @@ class DecisionPanel(w.VBox):
         requests: int = 5_000,
         today: datetime.date | None = None,
         run_refs: Mapping[str, str] | Callable[[Any], Mapping[str, str]] | None = None,
+        background: bool = False,
         **kwargs: Any,
     ):
         self.runs_dir = runs_dir
         self.run_refs = run_refs
         self.requests = requests
         self.today = today
+        self.background = background
+        self.decision: Any = None
         self.options_frame = None
         self.policies_frame = None
         self._base: Any = None
         self._syncing = False
+        self._wanted = 0  # the newest compare asked for; older ones stop where they are
+        self._wake = threading.Event()
+        self._lock = threading.Lock()  # the request count and the Compare button together
+        self._worker: threading.Thread | None = None
         self._build_controls(scenario)
         self._build_outputs()
         self.scenario.observe(lambda _: self._load_scenario(), names="value")
@@ -83,9 +178,10 @@ class DecisionPanel(w.VBox):
             "latency_objective_ms",
         ):
             getattr(self, name).observe(lambda _: self._refresh(), names="value")
-        self.compare_button.on_click(lambda _: self.compare())
+        self.compare_button.on_click(lambda _: self._request())
         self._load_scenario()
         super().__init__(self._children(), **kwargs)
+        self.add_class("wb-decision-panel")
 
     def _build_controls(self, scenario: str) -> None:
         """The scenario dropdown and the workload controls, each from its workload field."""
@@ -110,34 +206,48 @@ class DecisionPanel(w.VBox):
 
     def _build_outputs(self) -> None:
         self.progress = w.Output()
+        self.title = w.HTML()
+        self.answer = w.HTML()
         self.status = w.HTML(status_html("Choose a scenario and a workload, then press Compare."))
         self.table = w.HTML()
         self.warnings = w.HTML()
         self.policy_table = w.HTML()
-        self.cost_plot, self.tornado_plot, self.pareto_plot, self.latency_plot = (
-            w.Image(format="png") for _ in _CHARTS
+        self.charts: dict[str, w.Image] = {}
+        for name in (*_COST_CHARTS, *_ROUTING_CHARTS):
+            layout = w.Layout(max_width="100%", height="auto", margin="0")
+            image = w.Image(format="svg+xml", layout=layout)
+            image.add_class("wb-chart")
+            image.add_class(f"wb-chart-{name}")
+            self.charts[name] = image
+        self.cost_plot, self.quality_plot, self.tornado_plot = (
+            self.charts[n] for n in _COST_CHARTS
         )
+        self.pareto_plot, self.latency_plot = (self.charts[n] for n in _ROUTING_CHARTS)
 
     def _children(self) -> list[w.Widget]:
         workload = [self.requests_per_month, self.peak_requests_per_s, self.input_tokens]
+        controls = w.HBox(
+            [
+                w.VBox([self.scenario, self.compare_button]),
+                w.VBox(workload),
+                w.VBox([self.output_tokens, self.latency_objective_ms]),
+            ],
+            layout=w.Layout(flex_flow="row wrap", max_width="100%"),
+        )
         return [
-            w.HTML(STYLE + "<h3>Local, edge or cloud?</h3>"),
-            w.HBox(
-                [
-                    w.VBox([self.scenario, self.compare_button]),
-                    w.VBox(workload),
-                    w.VBox([self.output_tokens, self.latency_objective_ms]),
-                ]
-            ),
+            w.HTML(STYLE),
+            self.title,
+            self.answer,
+            controls,
             self.progress,
             self.status,
             w.HTML("<h4>Options at this workload (every price with its source and date)</h4>"),
             self.table,
             self.warnings,
-            w.HBox([self.cost_plot, self.tornado_plot]),
+            _chart_grid([self.charts[n] for n in _COST_CHARTS]),
             w.HTML("<h4>Hybrid routing: local first, cloud when needed (simulated)</h4>"),
             self.policy_table,
-            w.HBox([self.pareto_plot, self.latency_plot]),
+            _chart_grid([self.charts[n] for n in _ROUTING_CHARTS]),
         ]
 
     # -- controls -------------------------------------------------------------------------------
@@ -182,7 +292,36 @@ class DecisionPanel(w.VBox):
     def _refresh(self) -> None:
         """Recompute after a change, once a comparison is on show."""
         if not self._syncing and self.options_frame is not None:
+            self._request()
+
+    def _request(self) -> None:
+        """Compare now, or (``background``) wake the worker for the newest values."""
+        with self._lock:
+            self._wanted += 1
+            if self.background:
+                self.compare_button.disabled = True
+        if not self.background:
             self.compare()
+            return
+        if self._worker is None or not self._worker.is_alive():
+            self._worker = threading.Thread(target=self._work, name="decision-panel", daemon=True)
+            self._worker.start()
+        self._wake.set()
+
+    def _work(self) -> None:
+        """The worker: compare for the newest request until none is newer than the last done."""
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            wanted = self._wanted
+            self.compare(_generation=wanted)
+            with self._lock:
+                if self._wanted == wanted:  # nothing newer: the figures on show are current
+                    self.compare_button.disabled = False
+
+    def _stale(self, generation: int | None) -> bool:
+        """Whether a newer request has come since this compare started."""
+        return generation is not None and generation != self._wanted
 
     def scenario_with_workload(self) -> Any:
         """The chosen scenario with the sliders' workload (raises with a clear message)."""
@@ -202,58 +341,251 @@ class DecisionPanel(w.VBox):
 
     # -- work -----------------------------------------------------------------------------------
 
-    def compare(self) -> None:
-        """Price, chart and simulate the scenario; errors appear in the panel."""
-        self.compare_button.disabled = True
+    def compare(self, *, _generation: int | None = None) -> None:
+        """Decide for the sliders' workload and show it; errors appear in the panel.
+
+        In the background, when :func:`workbench.decision.decide` can leave the routing
+        simulation out (``routing=False``), the priced decision is shown first (the answer,
+        the options and the cost charts) and the routing, simulated after, follows.
+        """
+        if _generation is None:
+            self.compare_button.disabled = True
         try:
             scenario = self.scenario_with_workload()
             self.status.value = status_html(f"Pricing the options of {scenario.name} …")
-            failure: Exception | None = None
-            with self.progress, warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # stale prices are listed in the panel instead
-                try:
-                    decision = decide(
-                        scenario,
-                        self.runs_dir,
-                        requests=self.requests,
-                        today=self.today,
-                        on_step=lambda text: setattr(self.status, "value", status_html(text)),
-                    )
-                    images = charts(decision)
-                except Exception as exc:  # in a kernel the Output would swallow it
-                    failure = exc
-            if failure is not None:
-                raise failure
-            self.progress.clear_output()
-            self._show(decision, images)
+            if self.background and _accepts(decide, "routing"):
+                priced = self._decide(scenario, routing=False)
+                if self._stale(_generation):
+                    return
+                self._show(priced, routing=False)
+                self._draw_charts(priced, _generation, _COST_CHARTS)
+                if self._stale(_generation):
+                    return
+                decision = self._route(priced, scenario)
+            else:
+                decision = self._decide(scenario)
+            if self._stale(_generation):
+                return
+            self._show(decision)
+            self._draw_charts(decision, _generation)
         except Exception as exc:  # shown in the panel, never as a traceback
             self.progress.clear_output()
+            if self._stale(_generation):
+                return
             self._clear()
             self.status.value = error_html(exc) + status_html(next_step(exc, self._base))
         finally:
-            self.compare_button.disabled = False
+            if _generation is None:
+                self.compare_button.disabled = False
 
-    def _show(self, decision: Any, images: dict[str, bytes]) -> None:
+    def _decide(self, scenario: Any, **options: Any) -> Any:
+        """:func:`workbench.decision.decide` for this panel's runs, day and stream length; what
+        it prints is kept out of the page, and an error is raised here, not swallowed by the
+        ``Output`` (as it would be in a kernel)."""
+        failure: Exception | None = None
+        decision = None
+        with self.progress, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # stale prices are listed in the panel instead
+            try:
+                decision = decide(
+                    scenario,
+                    self.runs_dir,
+                    requests=self.requests,
+                    today=self.today,
+                    on_step=lambda text: setattr(self.status, "value", status_html(text)),
+                    **options,
+                )
+            except Exception as exc:
+                failure = exc
+        self.progress.clear_output()
+        if failure is not None:
+            raise failure
+        return decision
+
+    def _route(self, priced: Any, scenario: Any) -> Any:
+        """The priced decision with its routing simulated (``workbench.decision.with_routing``
+        when there is one, else the whole decision again)."""
+        import workbench.decision as decision_room
+
+        with_routing = getattr(decision_room, "with_routing", None)
+        if with_routing is None:
+            return self._decide(scenario)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return with_routing(priced)
+
+    def _show(self, decision: Any, *, routing: bool = True) -> None:
+        """The text of a decision: the answer, the tables, the warnings and the inputs' sources.
+
+        ``routing=False``: a decision priced without its routing simulation; the routing table
+        and charts on show are marked as being updated until the simulated one arrives.
+        """
         # The frames first: the dashboard reads them when the table changes.
+        self.decision = decision
         self.options_frame = decision.options
-        self.policies_frame = decision.policies
-        self.table.value = frame_html(decision.options, _OPTION_COLUMNS)
+        self.title.value = title_html(decision)
+        self.answer.value = answer_html(decision)
+        self.table.value = options_html(decision.options)
         self.warnings.value = _warnings_html(decision.warnings)
-        self.policy_table.value = frame_html(decision.policies, _POLICY_COLUMNS)
-        for name, image in zip(_CHARTS, self._images(), strict=True):
-            image.value = images[name]
-        self.status.value = status_html(decision.summary())
+        for widget in (self.policy_table, *(self.charts[n] for n in _ROUTING_CHARTS)):
+            (widget.remove_class if routing else widget.add_class)("wb-updating")
+        if not routing:
+            self.status.value = status_html("Priced; simulating hybrid routing at this workload …")
+            return
+        self.policies_frame = decision.policies
+        self.policy_table.value = policies_html(decision.policies)
+        notes = list(getattr(getattr(decision, "setup", None), "notes", []) or [])
+        self.status.value = status_html("Simulation inputs: " + "; ".join(notes) + ".")
 
-    def _images(self) -> tuple[w.Image, ...]:
-        return (self.cost_plot, self.tornado_plot, self.pareto_plot, self.latency_plot)
+    def _draw_charts(
+        self, decision: Any, generation: int | None, names: tuple[str, ...] | None = None
+    ) -> None:
+        """Each chart as soon as it is drawn; an unchanged one comes from the cache at once."""
+        for name, (chart, args) in chart_inputs(decision).items():
+            if self._stale(generation):
+                return  # the newer compare draws them
+            if names is None or name in names:
+                self.charts[name].value = _image(chart, *args)
 
     def _clear(self) -> None:
+        self.decision = None
         self.options_frame = None
         self.policies_frame = None
-        for widget in (self.table, self.warnings, self.policy_table):
+        for widget in (self.title, self.answer, self.table, self.warnings, self.policy_table):
             widget.value = ""
-        for image in self._images():
+        for image in self.charts.values():
             image.value = b""
+        for widget in (self.policy_table, *self.charts.values()):
+            widget.remove_class("wb-updating")
+
+
+# -- rendering a decision -------------------------------------------------------------------------
+
+
+def chart_inputs(decision: Any) -> dict[str, tuple[Callable[..., Any], tuple[Any, ...]]]:
+    """Each chart of a decision as the :mod:`workbench.cost.plots` function that draws it and
+    its inputs, in the order the panel draws them (the cost side first, then routing)."""
+    from workbench.cost import plots  # matplotlib: only when charts are drawn
+
+    objective_ms = decision.scenario.workload.latency_objective_ms
+    return {
+        "cost": (plots.cost_vs_volume, (decision.curve, decision.break_evens)),
+        "quality": (plots.cost_latency_quality, (decision.options,)),
+        "tornado": (plots.tornado, (decision.sensitivity,)),
+        "pareto": (plots.pareto, (decision.policies,)),
+        "latency": (plots.latency_distributions, (decision.latency_samples_ms, objective_ms)),
+    }
+
+
+def _accepts(function: Callable[..., Any], name: str) -> bool:
+    """Whether ``function`` takes a keyword argument ``name``."""
+    import inspect
+
+    try:
+        return name in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _image(chart: Callable[..., Any], *args: Any) -> bytes:
+    from workbench.cost import plots
+
+    return plots.image(chart, *args, fmt=_CHART_FORMAT)
+
+
+def recommendation_sentence(decision: Any) -> tuple[str, list[str]]:
+    """The decision's answer in one sentence, and its caveats.
+
+    Reads ``decision.recommendation``; a decision without one (an older ``Decision``) falls back
+    to the first sentence of its text summary.
+    """
+    rec = getattr(decision, "recommendation", None)
+    sentence = getattr(rec, "sentence", "") if rec is not None else ""
+    if sentence:
+        return sentence, [str(c) for c in getattr(rec, "caveats", ()) or ()]
+    summary = decision.summary()
+    text = summary.get("sentence", "") if isinstance(summary, Mapping) else str(summary)
+    return text.split(" Simulation inputs:")[0], []
+
+
+def title_html(decision: Any) -> str:
+    """The page's one title: the decision's question (``decision.title``)."""
+    title = getattr(decision, "title", "") or "Local, edge or cloud?"
+    return f'<h2 class="wb-title">{html.escape(title)}</h2>'
+
+
+def answer_html(decision: Any) -> str:
+    """The recommendation as a highlighted sentence with its caveats below."""
+    sentence, caveats = recommendation_sentence(decision)
+    items = "".join(f"<li>{html.escape(c)}</li>" for c in caveats)
+    return (
+        f'<div class="wb-answer"><p>{html.escape(sentence)}</p>'
+        + (f"<ul>{items}</ul>" if items else "")
+        + "</div>"
+    )
+
+
+def options_html(frame: pd.DataFrame) -> str:
+    """The options table: ✓/✗, dollars with cents, ms or s, percentages, counts. The verdict
+    (recommended, ruled out and why, or what it costs more) comes second; a table without one
+    shows ``ruled_out`` there instead."""
+    columns = [c for c in _OPTION_COLUMNS if not (c == "ruled_out" and "verdict" in frame)]
+    return frame_html(frame, columns, formats=_FORMATS, labels=_LABELS, tooltips=_TOOLTIPS)
+
+
+def policies_html(frame: pd.DataFrame) -> str:
+    """The routing table; an overloaded policy shows its status instead of percentiles, a
+    percentile's interval (or why there is none) is its cell's tooltip, and a cost that cannot
+    be known says why."""
+    overloaded = _overloaded(frame)
+    status = frame["status"] if "status" in frame.columns else pd.Series("", index=frame.index)
+    status = status.where(status.fillna("").astype(str) != "", "overloaded")
+    texts = status.where(overloaded, "")
+    notes = frame["cost_note"] if "cost_note" in frame.columns else pd.Series(dtype=object)
+    columns = [c for c in _POLICY_COLUMNS if c != "cost_note" or notes.fillna("").any()]
+    return frame_html(
+        frame,
+        columns,
+        formats=_FORMATS,
+        labels=_LABELS,
+        tooltips={
+            "p50_ms": partial(_interval_tip, percentile=50),
+            "p95_ms": partial(_interval_tip, percentile=95),
+            "monthly_cost": "cost_note",
+        },
+        notes=(_PERCENTILE_COLUMNS, texts),
+    )
+
+
+def _interval_tip(row: Mapping[str, Any], percentile: int) -> str:
+    """A simulated percentile's interval, or why it has none (too few samples, diurnal)."""
+    low, high = row.get(f"p{percentile}_low_ms"), row.get(f"p{percentile}_high_ms")
+    if not formats.is_missing(low) and not formats.is_missing(high) and low is not None:
+        return f"95% interval {formats.duration_ms(low)}–{formats.duration_ms(high)}"
+    note = row.get("interval_note")
+    return note if isinstance(note, str) else ""
+
+
+def _overloaded(frame: pd.DataFrame) -> pd.Series:
+    """Which routing rows are overloaded (none when the table does not say)."""
+    if "overloaded" not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    return frame["overloaded"].fillna(False).astype(bool)
+
+
+def _chart_grid(images: list[w.Image]) -> w.GridBox:
+    """Charts side by side while each can be at least 520 pixels wide, else one under another;
+    every image is scaled down to its cell, never cut off."""
+    grid = w.GridBox(
+        images,
+        layout=w.Layout(
+            grid_template_columns="repeat(auto-fill, minmax(min(100%, 520px), 1fr))",
+            grid_gap="8px",
+            width="100%",
+        ),
+    )
+    grid.add_class("wb-charts")
+    return grid
 
 
 def _log_slider(name: str, value: float, readout_format: str) -> w.FloatLogSlider:
@@ -281,3 +613,14 @@ def _warnings_html(messages: list[str]) -> str:
         return status_html("No warnings: every price is recent and every option may be used.")
     items = "".join(f"<li>{html.escape(m)}</li>" for m in messages)
     return f'<div class="wb-status"><b>Warnings</b><ul>{items}</ul></div>'
+
+
+__all__ = [
+    "DecisionPanel",
+    "answer_html",
+    "chart_inputs",
+    "options_html",
+    "policies_html",
+    "recommendation_sentence",
+    "title_html",
+]

@@ -1,17 +1,23 @@
-"""The decision and federated dashboards served with Voilà on 127.0.0.1 and driven in Chromium.
+"""The decision and federated dashboards served with Voilà on 127.0.0.1 and driven in Chromium,
+and the decision's static export.
 
 Each dashboard is published from real runs with ``workbench publish`` and served with
 ``workbench serve``, as a user would; the decision template is also served straight from
 ``notebooks/dashboards`` on an empty runs folder, where it makes its sample run first. Pages must
 render with no error banner, no code and nothing fetched from another host; in the browser a
-moved control must change what is shown.
+moved control must change what is shown, and at 1280 and 1920 pixels every chart must fit its
+container. ``workbench export`` of the same runs must show the recommendation the CLI gives.
 """
 
 from __future__ import annotations
 
+import html
+import json
 import re
+import shutil
 
 import pytest
+from conftest import run_cli
 from voila_util import (
     LoopbackBrowser,
     assert_clean_page,
@@ -120,12 +126,51 @@ def test_decision_dashboard_in_chromium_redraws_when_the_volume_slider_moves(dec
         expect(options).not_to_have_text(before)
         compare = page.get_by_role("button", name="Compare")
         expect(compare).to_be_enabled()  # the routing simulation has finished too
-        expect(dashboard).to_contain_text("Cheapest feasible option")
+        expect(dashboard.locator(".wb-answer")).to_contain_text("a month for")
         expect(page.locator(".wb-error")).to_have_count(0)
         screenshot(page, "decision-dashboard.png")
 
     assert browser.elsewhere() == []
     assert any("/api/kernels/" in u for u in browser.requested)  # it did talk to its kernel
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1280, 1920])
+def test_decision_dashboard_charts_fit_their_containers_under_one_title(decision_served, width):
+    """At 1280 and 1920 pixels wide every chart is drawn inside its container and the window
+    (none cut off at the right), and the page has one title: the decision's question."""
+    from playwright.sync_api import expect
+
+    with LoopbackBrowser() as browser:
+        page = browser.page(decision_served["url"], width=width, height=3800)
+        dashboard = page.locator(".wb-decision-dashboard")
+        expect(dashboard).to_contain_text("Move the workload sliders")  # loaded
+        charts = dashboard.locator("img.wb-chart")
+        expect(charts).to_have_count(5)
+        page.wait_for_function(
+            "() => Array.from(document.querySelectorAll('img.wb-chart'))"
+            ".every((img) => img.complete && img.naturalWidth > 0)"
+        )
+        boxes = page.evaluate(
+            """() => Array.from(document.querySelectorAll('img.wb-chart'), (img) => {
+                const box = img.getBoundingClientRect();
+                const cell = img.parentElement.getBoundingClientRect();
+                return {name: img.className, left: box.left, right: box.right,
+                        width: box.width, inner: cell.right};
+            })"""
+        )
+        titles = page.locator("h1, h2")
+        expect(titles).to_have_count(1)
+        expect(titles).to_contain_text("Where should")
+        expect(page.locator(".wb-error")).to_have_count(0)
+        screenshot(page, f"decision-dashboard-{width}px.png")
+
+    for box in boxes:
+        assert box["width"] > 200, box  # drawn, not collapsed
+        assert box["left"] >= 0, box
+        assert box["right"] <= box["inner"] + 0.5, box  # inside its container
+        assert box["right"] <= width, box  # inside the window
+    assert browser.elsewhere() == []
 
 
 @pytest.mark.browser
@@ -160,6 +205,53 @@ def test_decision_dashboard_on_an_empty_runs_folder_makes_the_sample_run_first(t
         ("bench", "complete", "tiny-llama")
     ]
     assert browser.elsewhere() == []
+
+
+# -- the decision in a static export -------------------------------------------------------------
+
+
+def test_static_export_shows_the_recommendation_the_cli_gives_for_the_same_runs(
+    decision_runs, tmp_path
+):
+    """`workbench export` of a benchmark and a cloud run opens with the decision's question, the
+    one recommendation `workbench decide` prints for those runs, and its options written for
+    people."""
+    runs_dir, ids = decision_runs
+    done = run_cli(
+        "decide", "support_chatbot", *(f"--run={i}" for i in ids), "--runs-dir", str(runs_dir),
+        "--json", "-", "--no-save",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    decided = json.loads(done.stdout)
+
+    page = pub.export_static(ids, tmp_path / "report.html", runs_dir=runs_dir).read_text()
+
+    section = page[page.index('<section class="decision">') :].split("</section>")[0]
+    assert f"<h1>{html.escape(decided['title'])}</h1>" in page
+    assert page.count('class="answer"') == 1
+    assert html.escape(decided["recommendation"]["sentence"]) in section
+    assert "$" in section and " ms" in section and "True" not in section
+    assert section.count('src="data:image/png;base64,') == 5  # the decision's five charts
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # price sources are text
+
+
+def test_static_export_of_a_saved_decision_shows_the_decision_it_recorded(decision_runs, tmp_path):
+    """A `decision` run exported on its own shows the recommendation it recorded."""
+    runs_dir, ids = decision_runs
+    copy = tmp_path / "runs"
+    shutil.copytree(runs_dir, copy)
+    done = run_cli(
+        "decide", "support_chatbot", *(f"--run={i}" for i in ids), "--runs-dir", str(copy),
+        "--json", "-",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    decided = json.loads(done.stdout)
+    (saved,) = [s.id for s in runs.list_runs(copy) if s.kind == "decision"]
+
+    page = pub.export_static([saved], tmp_path / "report.html", runs_dir=copy).read_text()
+
+    assert html.escape(decided["recommendation"]["sentence"]) in page
+    assert page.count('class="answer"') == 1
 
 
 # -- federated ------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import time
 
 import pytest
 
@@ -221,3 +222,31 @@ def test_panel_errors_reach_the_page_when_run_in_a_kernel(decision_runs):
     printed = "".join(o.get("text", "") for o in notebook.cells[0].outputs)
     assert 'class="wb-error"' in printed
     assert "needs an embeddings benchmark" in printed
+
+
+def test_a_load_on_a_thread_sends_the_page_its_state_again(tmp_path, monkeypatch):
+    """A page that connects while a background load ends misses updates: shortly after the load,
+    every widget and layout (the panel is shown by its layout) is sent its state again."""
+    import ipywidgets as w
+
+    import widgets.decision_dashboard as module
+
+    monkeypatch.setattr(module, "RESEND_STATE_AFTER_S", (0.0,))
+    sent: list[object] = []
+    real = w.Widget.send_state
+
+    def recorded(widget, *args, **kwargs):
+        sent.append(widget)
+        return real(widget, *args, **kwargs)
+
+    monkeypatch.setattr(w.Widget, "send_state", recorded)
+    board = DecisionDashboard(runs_dir=str(tmp_path / "runs"), sample_model=None, load_now=False)
+
+    board.start(background=True)
+    board.thread.join(timeout=60)
+    deadline = time.monotonic() + 30  # a wait for the timer, not a timing assertion
+    while board.panel.layout not in sent and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    assert board.panel.layout in sent
+    assert board.panel.table in sent and board.status in sent

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import re
+import time
 
+import pandas as pd
 import pytest
 from conftest import run_cli
 
 from widgets.common import ERROR_CLASS
-from widgets.decision_panel import DecisionPanel
+from widgets.decision_panel import DecisionPanel, policies_html
 from workbench.cost import load_prices
+from workbench.kit import formats
 
 pytestmark = pytest.mark.integration
+
+#: A number cell as people read it: $1,234.56 or $0.0012, 850 ms or 1.25 s, 98.5%, 60,000, ✓/✗.
+PEOPLE_NUMBER = r"-?\$[\d,]+\.\d+|\$∞|[\d,.]+ (ms|s)|-?[\d.]+%|[\d,]+|✓|✗|–|unknown|yes|"
 
 
 @pytest.fixture(scope="module")
@@ -65,15 +73,51 @@ def test_a_price_older_than_180_days_on_the_panels_day_is_listed_as_a_warning(ru
     assert "api:openai/gpt-4o-mini is 181 days old" in stale
 
 
-def test_every_chart_is_a_png(compared):
-    """Cost, tornado, Pareto and latency charts are PNG images."""
-    for image in (
-        compared.cost_plot,
-        compared.tornado_plot,
-        compared.pareto_plot,
-        compared.latency_plot,
-    ):
-        assert bytes(image.value).startswith(b"\x89PNG")
+def test_every_chart_is_an_svg_image_that_scales_to_its_container(compared):
+    """Cost, cost-latency-quality, tornado, Pareto and latency charts are SVG images no wider
+    than their container."""
+    assert list(compared.charts) == ["cost", "quality", "tornado", "pareto", "latency"]
+    for image in compared.charts.values():
+        assert b"<svg" in bytes(image.value)
+        assert image.format == "svg+xml"
+        assert image.layout.max_width == "100%"
+
+
+def test_the_recommendation_sentence_stands_at_the_top_under_one_title(compared):
+    """The decision's title and its one-sentence answer come before the controls and tables;
+    no other heading of that rank is on the panel."""
+    decision = compared.decision
+    html_children = [c.value for c in compared.children if hasattr(c, "value")]
+    headings = [h for value in html_children for h in re.findall(r"<h[123]\b", value)]
+
+    assert decision.title in compared.title.value
+    assert _text(decision.recommendation.sentence) in _text(compared.answer.value)
+    assert compared.children.index(compared.answer) < compared.children.index(compared.table)
+    assert headings == ["<h2"]
+
+
+def test_the_options_table_writes_numbers_for_people(compared):
+    """Dollars with cents, latencies in ms or s, ✓/✗ for feasibility; every number cell is
+    written in one of those forms (no True/False, no bare 0.3927)."""
+    table = _text(compared.table.value)
+    row = compared.options_frame.set_index("option").loc["This machine"]
+    numbers = re.findall(r'<td class="wb-num"[^>]*>([^<]*)</td>', compared.table.value)
+
+    assert formats.usd(row["monthly_usd"]) in table
+    assert formats.duration_ms(row["p50_ms"]) in table
+    assert "✓" in table
+    assert "True" not in table and "False" not in table
+    assert numbers and all(re.fullmatch(PEOPLE_NUMBER, cell) for cell in numbers), numbers
+
+
+def test_the_routing_table_writes_shares_as_percentages(compared):
+    """Goodput, offload and utilization read 98.5%, not 0.985."""
+    table = _text(compared.policy_table.value)
+    local = compared.policies_frame.set_index("policy").loc["local-only"]
+
+    assert formats.percent(local["local_utilization"]) in table
+    assert formats.usd(local["monthly_cost"]) in table
+    assert "True" not in table and "False" not in table
 
 
 def test_policy_table_lists_local_only_and_cloud_only(compared):
@@ -92,7 +136,109 @@ def test_requests_per_month_slider_changes_the_monthly_cost(runs_with_smollm2):
     panel.requests_per_month.value = 600_000  # an observer recomputes
 
     assert _monthly_usd(panel, "OpenAI gpt-4o-mini") == pytest.approx(10 * before)
-    assert f"{10 * before:,.4g}" in panel.table.value
+    assert formats.usd(10 * before) in panel.table.value
+
+
+def test_in_the_background_the_newest_slider_value_wins(runs_with_smollm2):
+    """Three quick moves on the worker thread: the figures shown are those of the last value,
+    and the Compare button is enabled again once they are."""
+    panel = DecisionPanel(
+        "support_chatbot", runs_dir=str(runs_with_smollm2), requests=500, background=True
+    )
+    panel.requests_per_month.value = 60_000
+    panel.compare()
+    before = _monthly_usd(panel, "OpenAI gpt-4o-mini")
+
+    for volume in (120_000, 300_000, 600_000):
+        panel.requests_per_month.value = volume
+    _wait_until_idle(panel)
+
+    assert ERROR_CLASS not in panel.status.value
+    assert _monthly_usd(panel, "OpenAI gpt-4o-mini") == pytest.approx(10 * before)
+    assert formats.usd(10 * before) in panel.table.value
+
+
+def test_a_decide_that_can_leave_routing_out_shows_the_priced_figures_first(
+    runs_with_smollm2, monkeypatch
+):
+    """In the background, with a decide that takes routing=False, the answer and the options
+    are on show (the routing marked as updating) before routing is simulated; the routed
+    decision replaces them."""
+    import widgets.decision_panel as module
+
+    real, seen = module.decide, []
+
+    def staged(*args, routing=True, **kwargs):
+        seen.append((routing, panel.table.value, "wb-updating" in panel.pareto_plot._dom_classes))
+        decision = real(*args, **kwargs)
+        if not routing:
+            decision = dataclasses.replace(decision, policies=decision.policies.iloc[0:0])
+        return decision
+
+    monkeypatch.setattr(module, "decide", staged)
+    panel = DecisionPanel(
+        "support_chatbot", runs_dir=str(runs_with_smollm2), requests=500, background=True
+    )
+
+    panel.compare()
+
+    (first, _, _), (second, table_then, updating_then) = seen
+    assert (first, second) == (False, True)
+    assert "This machine" in table_then and updating_then
+    assert "local-only" in panel.policy_table.value
+    assert "wb-updating" not in panel.pareto_plot._dom_classes
+
+
+def test_an_overloaded_policy_shows_its_status_instead_of_percentiles():
+    """The p50 and p95 cells of an overloaded row give way to its status; the others keep
+    their percentiles."""
+    frame = pd.DataFrame(
+        {
+            "policy": ["local-only", "cloud-only"],
+            "p50_ms": [4_368_228.0, 850.0],
+            "p95_ms": [9_000_000.0, 1250.0],
+            "monthly_cost": [3.07, 4.54],
+            "pareto": [False, True],
+            "overloaded": [True, False],
+            "status": ["overloaded: needs 3 workers", "ok"],
+        }
+    )
+
+    table = policies_html(frame)
+
+    assert '<td class="wb-note" colspan="2">overloaded: needs 3 workers</td>' in table
+    assert "4,368" not in table and "9,000" not in table
+    assert "850 ms" in table and "1.25 s" in table
+
+
+def test_a_routing_cost_that_cannot_be_known_says_why_and_intervals_are_tooltips():
+    """A NaN monthly cost reads "unknown" beside its note; a p95 cell's tooltip gives its
+    interval."""
+    frame = pd.DataFrame(
+        {
+            "policy": ["local-only"],
+            "p95_ms": [710.0],
+            "p95_low_ms": [700.0],
+            "p95_high_ms": [725.0],
+            "monthly_cost": [float("nan")],
+            "cost_note": ["the peak needs 2 local units; the scenario allows 1"],
+        }
+    )
+
+    table = policies_html(frame)
+
+    assert "why no cost" in table and "the peak needs 2 local units" in table
+    assert ">unknown<" in table
+    assert 'title="95% interval 700 ms–725 ms"' in table
+
+
+def test_a_routing_table_without_an_overloaded_column_shows_every_percentile():
+    """Tables from before overload was flagged render as they are."""
+    frame = pd.DataFrame({"policy": ["local-only"], "p50_ms": [850.0], "p95_ms": [1250.0]})
+
+    table = policies_html(frame)
+
+    assert "850 ms" in table and "1.25 s" in table and "wb-note" not in table
 
 
 def test_one_compare_prices_the_options_once(runs_with_smollm2, monkeypatch):
@@ -136,3 +282,15 @@ def test_empty_runs_dir_shows_how_to_record_a_run(tmp_path):
 def test_panel_can_be_displayed(compared):
     """The panel's text representation (what a notebook falls back to) builds without error."""
     assert "DecisionPanel" in repr(compared)
+
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace("&#x27;", "'").strip()
+
+
+def _wait_until_idle(panel: DecisionPanel, timeout_s: float = 300) -> None:
+    """Wait for the worker to finish every request (a wait, not a timing assertion)."""
+    deadline = time.monotonic() + timeout_s
+    while panel.compare_button.disabled or panel._wake.is_set():
+        assert time.monotonic() < deadline, "the worker did not finish"
+        time.sleep(0.05)

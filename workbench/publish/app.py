@@ -414,7 +414,9 @@ every visitor for `?token=T` in the address. The server listens on this machine 
 (127.0.0.1) and the page fetches nothing from the internet. The folder can be moved or copied
 to another machine with the same environment and served there the same way.
 
-For a copy to e-mail or archive (figures and tables in one HTML file, no server needed):
+For a copy to e-mail or archive (figures and tables in one HTML file, no server needed;
+benchmark and cloud runs open with the decision they give, the same recommendation as the
+dashboard and `workbench decide`):
 
     workbench export . --out report.html
 

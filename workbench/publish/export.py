@@ -2,6 +2,11 @@
 
 The page needs neither a server nor a network: charts are PNG images inside it, so it reads the
 same from an e-mail, an archive or a machine with no network.
+
+Runs that a decision dashboard shows (benchmarks and cloud load tests), or a saved ``decision``
+run, are first rendered as the decision itself: the same :class:`workbench.decision.Decision`
+that ``workbench decide`` prints and the dashboard shows for those runs, with its one
+recommendation, its options table written for people, and its charts.
 """
 
 from __future__ import annotations
@@ -16,12 +21,18 @@ from pathlib import Path
 from typing import Any
 
 from workbench import runs
-from workbench.kit.errors import InvalidInputError
+from workbench.kit.errors import InvalidInputError, describe
 from workbench.kit.files import atomic_write_text
-from workbench.publish.app import complete_runs, id_list
+from workbench.publish.app import complete_runs, dashboard_for_kinds, id_list
 from workbench.publish.charts import chart_png
 from workbench.publish.clean import refuse_credentials, scrub_paths
 from workbench.publish.config import CONFIG_FILE, RUNS_FOLDER, STATIC_ROWS, ExportSettings
+
+#: The kind of a saved decision (``workbench decide`` records one).
+DECISION_KIND = "decision"
+#: The scenario a decision dashboard opens on when none is written for the runs' model (the
+#: dashboard's own default, ``widgets.decision_dashboard.DEFAULT_SCENARIO``).
+DEFAULT_DECISION_SCENARIO = "support_chatbot"
 
 
 def export_static(
@@ -76,7 +87,9 @@ def export_static(
         ids = id_list(source)  # type: ignore[arg-type]
         title = "Saved runs"
     chosen = complete_runs(ids, root)
-    text = scrub_paths(static_html(chosen, title=title, max_rows=max_rows), root)
+    decision = export_decision(chosen, root)
+    text = static_html(chosen, title=title, max_rows=max_rows, decision=decision)
+    text = scrub_paths(text, root)
     refuse_credentials(text, out.name)
     atomic_write_text(out, text)
     return out
@@ -97,13 +110,134 @@ def _as_published(source: Any) -> Path | None:
     return None
 
 
-def static_html(chosen: Sequence[runs.Run], *, title: str, max_rows: int = STATIC_ROWS) -> str:
-    """The page of :func:`export_static` for runs already loaded."""
+def export_decision(chosen: Sequence[runs.Run], root: Path) -> Any:
+    """The decision these runs show, for the top of the page; ``None`` when they show none.
+
+    A saved ``decision`` run gives the decision it recorded. Runs that all belong on the
+    decision dashboard (benchmarks, cloud load tests) are decided from as the dashboard does:
+    the scenario written for the newest benchmark's model (else the support chatbot), fed by
+    these runs. A decision that cannot be made is returned as the exception, which the page
+    shows as a note instead of a recommendation.
+    """
+    saved = [run for run in chosen if run.kind == DECISION_KIND]
+    if saved:
+        from workbench.decision import Decision
+
+        return Decision.from_run(saved[-1])
+    if not chosen or dashboard_for_kinds(run.kind for run in chosen) != "decision":
+        return None
+    if not any(run.kind == "bench" for run in chosen):
+        return None
+    import warnings
+
+    from workbench.decision import RunChoice, decide
+
+    ids = [run.id for run in chosen]
+    try:
+        choice = RunChoice(root, ids)
+        choice.load_given()
+        scenario = choice.scenario_for_newest() or DEFAULT_DECISION_SCENARIO
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # stale prices are listed in the decision
+            return decide(scenario, root, runs=ids)
+    except Exception as exc:  # the runs are still exported; the page says why there is no answer
+        return exc
+
+
+def decision_html(decision: Any) -> str:
+    """A decision as a page section: its question, the recommendation in one sentence with its
+    caveats, the options and routing tables written for people, and its charts."""
+    from workbench.decision.report import CHART_CAPTIONS, OPTION_COLUMNS, POLICY_COLUMNS
+
+    if isinstance(decision, BaseException):
+        return (
+            '<section class="decision"><h2>No decision</h2>'
+            + _note(f"These runs could not be decided from: {describe(decision)}")
+            + "</section>"
+        )
+    rec = decision.recommendation
+    parts = [
+        '<section class="decision">',
+        f'<div class="answer"><p>{html.escape(rec.sentence)}</p>',
+    ]
+    if rec.caveats:
+        parts.append("<ul>" + "".join(f"<li>{html.escape(c)}</li>" for c in rec.caveats) + "</ul>")
+    parts.append("</div><h3>Options</h3>")
+    parts.append(_formatted_table(decision.options, OPTION_COLUMNS))
+    for name, image in _decision_charts(decision).items():
+        caption = CHART_CAPTIONS.get(name, name)
+        encoded = base64.b64encode(image).decode("ascii")
+        parts.append(
+            f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{encoded}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+        )
+    parts.append("<h3>Hybrid routing (simulated)</h3>")
+    parts.append(_formatted_table(decision.policies, POLICY_COLUMNS))
+    notes = [*decision.setup.notes, *decision.warnings]
+    if notes:
+        parts.append("<h3>Assumptions</h3><ul>")
+        parts.extend(f"<li>{html.escape(n)}</li>" for n in notes)
+        parts.append("</ul>")
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _decision_charts(decision: Any) -> dict[str, bytes]:
+    """The decision's charts as PNG, in the report's order, the cost–latency–quality chart
+    included."""
+    from workbench.cost import plots
+    from workbench.decision import charts
+    from workbench.decision.report import CHART_CAPTIONS
+
+    images = dict(charts(decision))
+    if "quality" not in images:
+        images["quality"] = plots.image(plots.cost_latency_quality, decision.options)
+    order = [name for name in CHART_CAPTIONS if name in images]
+    return {name: images[name] for name in [*order, *(n for n in images if n not in order)]}
+
+
+def _formatted_table(frame: Any, columns: Sequence[tuple[str, str, str]]) -> str:
+    """A decision table as the report writes it (``workbench.decision.report``)."""
+    from workbench.decision.report import format_value
+
+    present = [c for c in columns if c[0] in frame.columns]
+    if frame.empty or not present:
+        return _note("None.")
+    head = "".join(f"<th>{html.escape(heading)}</th>" for _, heading, _ in present)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(format_value(record.get(name), how))}</td>"
+            for name, _, how in present
+        )
+        + "</tr>"
+        for record in frame.to_dict(orient="records")
+    )
+    return f'<div class="wide"><table><tr>{head}</tr>{body}</table></div>'
+
+
+def static_html(
+    chosen: Sequence[runs.Run],
+    *,
+    title: str,
+    max_rows: int = STATIC_ROWS,
+    decision: Any = None,
+) -> str:
+    """The page of :func:`export_static` for runs already loaded.
+
+    ``decision`` (a :class:`workbench.decision.Decision`, or the exception that stopped one)
+    is shown first, and its question becomes the page's title.
+    """
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     contents = "".join(
         f'<li><a href="#{_anchor(run.id)}">{html.escape(run.id)}</a></li>' for run in chosen
     )
     sections = "".join(_run_section(run, max_rows) for run in chosen)
+    answer = ""
+    if decision is not None:
+        answer = decision_html(decision)
+        if not isinstance(decision, BaseException):
+            title = decision.title
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -114,11 +248,17 @@ table {{border-collapse: collapse; font-size: 12px; margin: 0.5em 0 1em;}}
 th, td {{padding: 2px 8px; border-bottom: 1px solid #ddd; text-align: left;}}
 th {{background: #f5f5f5;}}
 .note {{color: #666; font-size: 12px;}}
-img {{max-width: 100%;}}
+img {{max-width: 100%; height: auto;}}
 .wide {{overflow-x: auto;}}
 section {{border-top: 2px solid #333; margin-top: 2em;}}
+section.decision {{border-top: none; margin-top: 0;}}
+.answer {{border-left: 6px solid #2e7d32; background: #edf7ee; padding: 0.6em 1em;}}
+.answer p {{font-size: 1.15em; font-weight: 600; margin: 0.2em 0;}}
+figure {{margin: 1em 0;}}
+figcaption {{color: #666; font-size: 12px;}}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
+{answer}
 <p class="note">{len(chosen)} run{"s" if len(chosen) != 1 else ""}, exported {made} by the AI
 deployment workbench. Figures are drawn from the saved tables; every value below comes from a
 run's run.json and CSV files.</p>
@@ -185,4 +325,11 @@ def _note(text: str) -> str:
     return f'<p class="note">{html.escape(text)}</p>'
 
 
-__all__ = ["export_static", "static_html"]
+__all__ = [
+    "DECISION_KIND",
+    "DEFAULT_DECISION_SCENARIO",
+    "decision_html",
+    "export_decision",
+    "export_static",
+    "static_html",
+]
