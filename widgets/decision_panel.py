@@ -31,7 +31,14 @@ import pandas as pd
 
 from widgets.common import STYLE, error_html, frame_html, status_html
 from widgets.forms import LABEL_WIDTH, control
-from workbench.decision import ScenarioWorkload, decide, next_step, with_workload
+from workbench.decision import (
+    ScenarioWorkload,
+    chart_inputs,
+    decide,
+    next_step,
+    with_routing,
+    with_workload,
+)
 from workbench.kit import formats
 from workbench.kit.fields import specs
 
@@ -353,7 +360,7 @@ class DecisionPanel(w.VBox):
         try:
             scenario = self.scenario_with_workload()
             self.status.value = status_html(f"Pricing the options of {scenario.name} …")
-            if self.background and _accepts(decide, "routing"):
+            if self.background:
                 priced = self._decide(scenario, routing=False)
                 if self._stale(_generation):
                     return
@@ -361,7 +368,7 @@ class DecisionPanel(w.VBox):
                 self._draw_charts(priced, _generation, _COST_CHARTS)
                 if self._stale(_generation):
                     return
-                decision = self._route(priced, scenario)
+                decision = self._route(priced)
             else:
                 decision = self._decide(scenario)
             if self._stale(_generation):
@@ -402,14 +409,8 @@ class DecisionPanel(w.VBox):
             raise failure
         return decision
 
-    def _route(self, priced: Any, scenario: Any) -> Any:
-        """The priced decision with its routing simulated (``workbench.decision.with_routing``
-        when there is one, else the whole decision again)."""
-        import workbench.decision as decision_room
-
-        with_routing = getattr(decision_room, "with_routing", None)
-        if with_routing is None:
-            return self._decide(scenario)
+    def _route(self, priced: Any) -> Any:
+        """The priced decision with its routing simulated (:func:`workbench.decision.with_routing`)."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return with_routing(priced)
@@ -460,31 +461,6 @@ class DecisionPanel(w.VBox):
 
 
 # -- rendering a decision -------------------------------------------------------------------------
-
-
-def chart_inputs(decision: Any) -> dict[str, tuple[Callable[..., Any], tuple[Any, ...]]]:
-    """Each chart of a decision as the :mod:`workbench.cost.plots` function that draws it and
-    its inputs, in the order the panel draws them (the cost side first, then routing)."""
-    from workbench.cost import plots  # matplotlib: only when charts are drawn
-
-    objective_ms = decision.scenario.workload.latency_objective_ms
-    return {
-        "cost": (plots.cost_vs_volume, (decision.curve, decision.break_evens)),
-        "quality": (plots.cost_latency_quality, (decision.options,)),
-        "tornado": (plots.tornado, (decision.sensitivity,)),
-        "pareto": (plots.pareto, (decision.policies,)),
-        "latency": (plots.latency_distributions, (decision.latency_samples_ms, objective_ms)),
-    }
-
-
-def _accepts(function: Callable[..., Any], name: str) -> bool:
-    """Whether ``function`` takes a keyword argument ``name``."""
-    import inspect
-
-    try:
-        return name in inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def _image(chart: Callable[..., Any], *args: Any) -> bytes:
@@ -618,7 +594,6 @@ def _warnings_html(messages: list[str]) -> str:
 __all__ = [
     "DecisionPanel",
     "answer_html",
-    "chart_inputs",
     "options_html",
     "policies_html",
     "recommendation_sentence",

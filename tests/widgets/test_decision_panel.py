@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import re
 import time
@@ -166,24 +165,26 @@ def test_a_decide_that_can_leave_routing_out_shows_the_priced_figures_first(
     decision replaces them."""
     import widgets.decision_panel as module
 
-    real, seen = module.decide, []
+    real_decide, real_route, seen = module.decide, module.with_routing, []
 
-    def staged(*args, routing=True, **kwargs):
-        seen.append((routing, panel.table.value, "wb-updating" in panel.pareto_plot._dom_classes))
-        decision = real(*args, **kwargs)
-        if not routing:
-            decision = dataclasses.replace(decision, policies=decision.policies.iloc[0:0])
-        return decision
+    def priced(*args, **kwargs):
+        seen.append(("decide", kwargs.get("routing", True)))
+        return real_decide(*args, **kwargs)
 
-    monkeypatch.setattr(module, "decide", staged)
+    def routed(decision):
+        seen.append(("route", panel.table.value, "wb-updating" in panel.pareto_plot._dom_classes))
+        return real_route(decision)
+
+    monkeypatch.setattr(module, "decide", priced)
+    monkeypatch.setattr(module, "with_routing", routed)
     panel = DecisionPanel(
         "support_chatbot", runs_dir=str(runs_with_smollm2), requests=500, background=True
     )
 
     panel.compare()
 
-    (first, _, _), (second, table_then, updating_then) = seen
-    assert (first, second) == (False, True)
+    (_, routing_first), (_, table_then, updating_then) = seen
+    assert routing_first is False
     assert "This machine" in table_then and updating_then
     assert "local-only" in panel.policy_table.value
     assert "wb-updating" not in panel.pareto_plot._dom_classes

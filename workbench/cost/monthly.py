@@ -19,6 +19,7 @@ walks those pieces to find break-even volumes.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -241,6 +242,13 @@ def option_cost(option: CostOption, workload: Workload) -> OptionCost:
     """
     check_option(option)
     check_workload(workload)
+    return _cached_cost(option, workload)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_cost(option: CostOption, workload: Workload) -> OptionCost:
+    """The cost, computed once per (option, workload): both are frozen values, and a cost curve
+    or a break-even search prices the same pair many times over."""
     if isinstance(option, ApiOption):
         return _api_cost(option, workload)
     return _sized_cost(option, workload)

@@ -43,12 +43,14 @@ from workbench.decision.arrivals import diurnal_rate_per_s, generate_arrivals
 from workbench.decision.compare import (
     Decision,
     Recommendation,
+    chart_inputs,
     charts,
     cheapest_option,
     decide,
     latency_samples_ms,
     next_step,
     recommend,
+    with_routing,
     with_workload,
 )
 from workbench.decision.config import (
@@ -154,6 +156,7 @@ __all__ = [
     "Throughput",
     "UnknownPatternError",
     "UnknownPolicyError",
+    "chart_inputs",
     "charts",
     "cheapest_option",
     "compare_options",
@@ -185,6 +188,7 @@ __all__ = [
     "simulate",
     "simulate_scenario",
     "simulate_trace",
+    "with_routing",
     "with_workload",
     "write_report",
 ]

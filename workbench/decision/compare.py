@@ -337,6 +337,7 @@ def decide(
     requests: int = 5_000,
     today: datetime.date | None = None,
     on_step: Callable[[str], None] | None = None,
+    routing: bool = True,
 ) -> Decision:
     """Decide where the scenario's model should run: price its options, apply the rules,
     recommend one, find the break-evens and simulate hybrid routing.
@@ -362,6 +363,9 @@ def decide(
         The day price ages are counted to (default the real today).
     on_step
         Called with a sentence when pricing is done and the simulation starts.
+    routing
+        ``False`` leaves the routing simulation out (``policies`` is empty): a panel shows
+        the priced answer at once and adds the routing with :func:`with_routing`.
 
     Raises
     ------
@@ -421,11 +425,18 @@ def decide(
         break_evens=[break_even(o, best, workload) for o in priced if o.name != best.name],
         sensitivity=sensitivity(best, workload),
         setup=setup,
-        policies=simulate_scenario(setup),
+        policies=simulate_scenario(setup) if routing else pd.DataFrame(),
         latency_samples_ms=samples,
         sources={"runs": run_rows(scenario, written, runs_dir), "prices": price_rows(frame)},
         decided_on=(today or datetime.date.today()).isoformat(),
     )
+
+
+def with_routing(decision: Decision) -> Decision:
+    """``decision`` with its hybrid routing simulated (for one decided with ``routing=False``)."""
+    if not decision.policies.empty:
+        return decision
+    return dataclasses.replace(decision, policies=simulate_scenario(decision.setup))
 
 
 def record_decision(decision: Decision, runs_dir: str | os.PathLike[str] | None = None) -> str:
@@ -647,19 +658,32 @@ def latency_samples_ms(setup: HybridSetup, draws: int = LATENCY_DRAWS) -> dict[s
     }
 
 
-def charts(decision: Decision) -> dict[str, bytes]:
-    """The decision's four charts as PNG: ``cost`` (against volume, with the break-evens),
-    ``tornado`` (sensitivity), ``pareto`` (routing policies) and ``latency`` (distributions)."""
+def chart_inputs(decision: Decision) -> dict[str, tuple[Callable[..., Any], tuple[Any, ...]]]:
+    """Each chart of a decision as the :mod:`workbench.cost.plots` function that draws it and
+    its inputs, in the order surfaces show them (the cost side first, then routing)."""
     from workbench.cost import plots  # matplotlib: only when charts are drawn
 
     objective_ms = decision.scenario.workload.latency_objective_ms
-    figures = {
-        "cost": plots.cost_vs_volume(decision.curve, decision.break_evens),
-        "tornado": plots.tornado(decision.sensitivity),
-        "pareto": plots.pareto(decision.policies),
-        "latency": plots.latency_distributions(decision.latency_samples_ms, objective_ms),
+    return {
+        "cost": (plots.cost_vs_volume, (decision.curve, decision.break_evens)),
+        "quality": (plots.cost_latency_quality, (decision.options,)),
+        "tornado": (plots.tornado, (decision.sensitivity,)),
+        "pareto": (plots.pareto, (decision.policies,)),
+        "latency": (plots.latency_distributions, (decision.latency_samples_ms, objective_ms)),
     }
-    return {name: plots.to_png(figure) for name, figure in figures.items()}
+
+
+def charts(decision: Decision, fmt: str = "png") -> dict[str, bytes]:
+    """The decision's five charts as PNG (or SVG): ``cost`` (against volume, with the
+    break-evens), ``quality`` (cost per 1k requests against p95, coloured by quality),
+    ``tornado`` (sensitivity), ``pareto`` (routing policies) and ``latency``
+    (distributions). Charts whose inputs did not change are not drawn again."""
+    from workbench.cost import plots
+
+    return {
+        name: plots.image(chart, *args, fmt=fmt)
+        for name, (chart, args) in chart_inputs(decision).items()
+    }
 
 
 def next_step(exc: BaseException, scenario: Scenario | None) -> str:
@@ -679,6 +703,7 @@ __all__ = [
     "LATENCY_DRAWS",
     "Decision",
     "Recommendation",
+    "chart_inputs",
     "charts",
     "cheapest_option",
     "decide",
@@ -686,5 +711,6 @@ __all__ = [
     "next_step",
     "recommend",
     "record_decision",
+    "with_routing",
     "with_workload",
 ]

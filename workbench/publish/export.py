@@ -185,13 +185,10 @@ def decision_html(decision: Any) -> str:
 def _decision_charts(decision: Any) -> dict[str, bytes]:
     """The decision's charts as PNG, in the report's order, the cost–latency–quality chart
     included."""
-    from workbench.cost import plots
     from workbench.decision import charts
     from workbench.decision.report import CHART_CAPTIONS
 
-    images = dict(charts(decision))
-    if "quality" not in images:
-        images["quality"] = plots.image(plots.cost_latency_quality, decision.options)
+    images = charts(decision)
     order = [name for name in CHART_CAPTIONS if name in images]
     return {name: images[name] for name in [*order, *(n for n in images if n not in order)]}
 

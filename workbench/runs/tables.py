@@ -9,7 +9,10 @@ with a ``0..n-1`` index.
 
 from __future__ import annotations
 
+import json
 import math
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -122,8 +125,17 @@ def csv_text(frame: pd.DataFrame) -> str:
     return frame.to_csv(index=False, lineterminator=CSV_LINE_END)
 
 
+#: Tables read before, by file, its size and modification time, and the schema: a panel that
+#: decides again after a slider move reads its runs from memory, while a file that changed (a
+#: run being recorded, a run replaced) is read again.
+_READ_CACHE: OrderedDict[tuple[Any, ...], pd.DataFrame] = OrderedDict()
+_READ_CACHE_SIZE = 256
+_READ_LOCK = threading.Lock()
+
+
 def read_table(folder: Path, name: str, schema: dict[str, Any]) -> pd.DataFrame:
-    """The table ``name`` of the run folder ``folder``, exactly as saved.
+    """The table ``name`` of the run folder ``folder``, exactly as saved (a copy: callers may
+    change it).
 
     Raises
     ------
@@ -131,6 +143,32 @@ def read_table(folder: Path, name: str, schema: dict[str, Any]) -> pd.DataFrame:
         When the file is missing or does not match ``schema``.
     """
     file = folder / f"{name}.csv"
+    try:
+        stat = file.stat()
+        key: tuple[Any, ...] | None = (
+            str(file),
+            stat.st_size,
+            stat.st_mtime_ns,
+            json.dumps(schema, sort_keys=True, default=str),
+        )
+    except OSError:
+        key = None
+    if key is not None:
+        with _READ_LOCK:
+            cached = _READ_CACHE.get(key)
+            if cached is not None:
+                _READ_CACHE.move_to_end(key)
+                return cached.copy()
+    frame = _read_table(folder, file, schema)
+    if key is not None:
+        with _READ_LOCK:
+            _READ_CACHE[key] = frame.copy()
+            while len(_READ_CACHE) > _READ_CACHE_SIZE:
+                _READ_CACHE.popitem(last=False)
+    return frame
+
+
+def _read_table(folder: Path, file: Path, schema: dict[str, Any]) -> pd.DataFrame:
     dtypes: dict[str, str] = schema["dtypes"]
     if not dtypes and file.is_file():  # a table without columns, e.g. pd.DataFrame([])
         return pd.DataFrame(index=pd.RangeIndex(schema["rows"]))
