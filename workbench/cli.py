@@ -23,6 +23,7 @@ ROOMS = (
     "devices",
     "runs",
     "cloud",
+    "eval",
     "decision",
     "cost",
     "federated",

@@ -147,9 +147,11 @@ def test_unknown_quality_across_models_is_said_not_hidden(tmp_path, runs_dir):
 
 
 def test_known_quality_is_recommended_over_a_cheaper_unknown_one(tmp_path, runs_dir):
-    """The API has a stated score; the cheaper local option of unknown quality is not chosen."""
+    """With a floor, the API's stated score wins over the cheaper local option of unknown
+    quality, which the caveats name."""
     api_extra = 'quality = 0.8\nquality_source = "vendor card, 2026-11"'
-    decision = decide(write_scenario(tmp_path, api_extra=api_extra), runs_dir, requests=500)
+    scenario = write_scenario(tmp_path, extra="quality_floor = 0.5", api_extra=api_extra)
+    decision = decide(scenario, runs_dir, requests=500)
     frame = decision.options.set_index("option")
     assert frame.loc["Here", "monthly_usd"] < frame.loc["API", "monthly_usd"]  # the premise
     assert decision.recommendation.option == "API"
@@ -158,15 +160,28 @@ def test_known_quality_is_recommended_over_a_cheaper_unknown_one(tmp_path, runs_
     assert "quality unknown" in decision.recommendation.reasons["Here"]
 
 
-def test_quality_from_an_eval_run_of_the_model(tmp_path, runs_dir):
-    """An `eval` run naming the local model gives its quality; with the floor it is ruled out."""
-    with start_run("eval", {"model": "tiny-chat"}, runs_dir=runs_dir) as run:
-        run.set_summary(model="tiny-chat", score=0.4, eval_set="support_faq")
+def test_without_a_floor_the_cheaper_unknown_option_wins_and_says_so(tmp_path, runs_dir):
+    """No floor: the cheaper local option is recommended, and the caveat names the known one."""
     api_extra = 'quality = 0.8\nquality_source = "vendor card, 2026-11"'
-    scenario = write_scenario(tmp_path, extra="quality_floor = 0.6", api_extra=api_extra)
+    decision = decide(write_scenario(tmp_path, api_extra=api_extra), runs_dir, requests=500)
+    assert decision.recommendation.option == "Here"
+    assert any("API (80%) is known" in c for c in decision.recommendation.caveats)
+
+
+def test_quality_from_an_eval_run_of_the_model(tmp_path, runs_dir):
+    """An `eval` run of the local model on the scenario's set gives its quality (fp32's score
+    standing for a variant within tolerance); with the floor it is ruled out."""
+    with start_run("eval", {"model": "tiny-chat"}, runs_dir=runs_dir) as run:
+        run.set_summary(model="tiny-chat", variant="fp32", score=0.4, eval_set="support_faq")
+    with start_run("eval", {"model": "tiny-chat"}, runs_dir=runs_dir) as run:
+        run.set_summary(model="tiny-chat", variant="fp32", score=0.9, eval_set="other-set")
+    api_extra = 'quality = 0.8\nquality_source = "vendor card, 2026-11"'
+    extra = 'quality_floor = 0.6\neval_set = "support_faq"'
+    scenario = write_scenario(tmp_path, extra=extra, api_extra=api_extra)
     frame = decide(scenario, runs_dir, requests=500).options.set_index("option")
     assert frame.loc["Here", "quality"] == pytest.approx(0.4)
     assert "support_faq" in frame.loc["Here", "quality_source"]
+    assert "fp32's score" in frame.loc["Here", "quality_source"]
     assert frame.loc["Here", "ruled_out"] == "quality 40% is below the floor 60%"
 
 

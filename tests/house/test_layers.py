@@ -23,6 +23,7 @@ ROOMS = (
     "cloud",
     "cost",
     "decision",
+    "eval",
     "federated",
     "publish",
     "samples",

@@ -80,6 +80,8 @@ def test_the_wheel_carries_the_catalogs_dashboards_and_template(installed):
         "workbench/data/prices/api_tokens.csv",
         "workbench/data/scenarios/support_chatbot.toml",
         "workbench/data/federated/support_tickets.csv",
+        "workbench/data/evals/ticket-routing.jsonl",
+        "workbench/data/load_profiles.csv",
         "workbench/publish/dashboards/decision.ipynb",
         "workbench/publish/share/jupyter/voila/templates/workbench-offline/index.html.j2",
         "workbench/federated/flower_app/pyproject.toml",

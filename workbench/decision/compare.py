@@ -494,11 +494,12 @@ def recommend(frame: pd.DataFrame, scenario: Scenario) -> Recommendation:
     1. An option is ruled out when it cannot serve the peak or cannot be priced, keeps data
        where the workload forbids, misses the latency objective at p50, or has a known
        quality below the scenario's ``quality_floor`` (``ruled_out`` says which).
-    2. Among the rest, options of known quality come first: the cheapest of them is
-       recommended, and a cheaper option of unknown quality is named in the caveats, not
-       recommended over it.
-    3. When no remaining option's quality is known, the cheapest is recommended, and when the
-       options serve different models the caveats say the ranking is on cost and latency only.
+    2. With a ``quality_floor``, options of known quality (at or above it) come first: the
+       cheapest of them is recommended, and a cheaper option of unknown quality is named in
+       the caveats, not recommended over it.
+    3. Otherwise the cheapest remaining option is recommended; when its quality is unknown
+       and another's is known, or when no quality is known and the options serve different
+       models, the caveats say that the ranking is on cost and latency only.
 
     Raises
     ------
@@ -515,14 +516,15 @@ def recommend(frame: pd.DataFrame, scenario: Scenario) -> Recommendation:
             "an option."
         )
     known = allowed[allowed["quality"].notna()]
-    pool = known if not known.empty else allowed
+    floor = scenario.workload.quality_floor
+    pool = known if floor is not None and not known.empty else allowed
     ranked = pool.sort_values("monthly_usd", kind="stable")
     best = ranked.iloc[0]
     runner = ranked.iloc[1] if len(ranked) > 1 else None
     if runner is None and len(allowed) > 1:
         runner = allowed.drop(best.name).sort_values("monthly_usd", kind="stable").iloc[0]
     caveats = _caveats(best, allowed, known, scenario)
-    reasons = _reasons(rows, best, known)
+    reasons = _reasons(rows, best, known, floor)
     quality = None if pd.isna(best["quality"]) else float(best["quality"])
     p95 = None if pd.isna(best["p95_ms"]) else float(best["p95_ms"])
     margin = None if runner is None else float(runner["monthly_usd"] - best["monthly_usd"])
@@ -577,22 +579,30 @@ def _caveats(
 ) -> list[str]:
     caveats = []
     models = sorted({str(m) for m in allowed["model"] if str(m)})
+    floor = scenario.workload.quality_floor
     if known.empty and len(models) > 1:
         caveats.append(
             "No option's quality is known and they serve different models "
             f"({', '.join(models)}): this ranks them on cost and latency only. Measure quality "
-            "(`workbench eval`) or give `quality` with its `quality_source` in the scenario."
+            "(`workbench eval`, and name the set as `eval_set`) or give `quality` with its "
+            "`quality_source` in the scenario."
         )
-    elif not known.empty:
+    elif floor is not None:
         cheaper = allowed[
             allowed["quality"].isna() & (allowed["monthly_usd"] < best["monthly_usd"])
         ]
         for name, row in cheaper.iterrows():
             caveats.append(
-                f"{name} is cheaper ({formats.usd(float(row['monthly_usd']))} a month) but its "
-                "quality is unknown, so it is not recommended over an option of known quality; "
-                "measure it to compare."
+                f"{name} is cheaper ({formats.usd(row['monthly_usd'])} a month) but its "
+                f"quality is unknown, so the {floor:.0%} floor cannot be checked and it is not "
+                "recommended over an option of known quality; measure it to compare."
             )
+    elif pd.isna(best["quality"]) and not known.empty:
+        caveats.append(
+            f"{best['option']}'s quality is unknown while "
+            f"{', '.join(f'{n} ({q:.0%})' for n, q in known['quality'].items())} is known: the "
+            "ranking is on cost; set `quality_floor` to require a known quality."
+        )
     count = best.get("latency_count")
     needed = samples_needed(95)
     if count is not None and not pd.isna(count) and int(count) < needed:
@@ -614,14 +624,16 @@ def _caveats(
     return caveats
 
 
-def _reasons(rows: pd.DataFrame, best: pd.Series, known: pd.DataFrame) -> dict[str, str]:
+def _reasons(
+    rows: pd.DataFrame, best: pd.Series, known: pd.DataFrame, floor: float | None
+) -> dict[str, str]:
     reasons = {}
     for name, row in rows.iterrows():
         if name == best.name:
             continue
         if row["ruled_out"]:
             reasons[str(name)] = f"ruled out: {row['ruled_out']}"
-        elif not known.empty and pd.isna(row["quality"]):
+        elif floor is not None and not known.empty and pd.isna(row["quality"]):
             reasons[str(name)] = "quality unknown, and an option of known quality is allowed"
         else:
             more = float(row["monthly_usd"] - best["monthly_usd"])

@@ -6,8 +6,9 @@ found in this order:
 
 1. ``quality`` given in the option, with its ``quality_source`` (a published score, a vendor's
    model card, a score measured elsewhere), as the scenario file states it;
-2. the newest complete ``eval`` run in the runs folder whose summary names the option's model
-   and gives a ``score`` (``workbench eval`` records those);
+2. the newest complete ``eval`` run, on the scenario's ``eval_set`` (whole set, not a
+   ``--limit`` sample), of the option's model and variant (fp32's for a variant within the
+   drift tolerance); ``workbench eval`` records those;
 3. otherwise the quality is unknown, and the decision says so: it does not recommend an option
    of unknown quality over one of known quality without saying why.
 
@@ -31,9 +32,15 @@ from workbench.kit import formats
 EVAL_KIND = "eval"
 
 
-def eval_scores(runs_dir: str | os.PathLike[str] | None = None) -> dict[str, tuple[float, str]]:
-    """The newest complete ``eval`` run's score per model: ``{model: (score, source)}``."""
-    found: dict[str, tuple[float, str]] = {}
+def eval_scores(
+    runs_dir: str | os.PathLike[str] | None = None, eval_set: str = ""
+) -> dict[tuple[str, str], tuple[float, str]]:
+    """The newest complete ``eval`` run's score on ``eval_set`` per model and variant:
+    ``{(model, variant): (score, source)}`` (variant ``""`` for an endpoint). Without an
+    ``eval_set`` nothing is used: scores on different sets do not compare."""
+    found: dict[tuple[str, str], tuple[float, str]] = {}
+    if not eval_set:
+        return found
     try:
         summaries = runs.list_runs(runs_dir)
     except (OSError, ValueError):
@@ -41,12 +48,25 @@ def eval_scores(runs_dir: str | os.PathLike[str] | None = None) -> dict[str, tup
     for summary in summaries:  # oldest first, so the newest wins
         if summary.kind != EVAL_KIND or summary.status != "complete":
             continue
-        model, score = summary.summary.get("model"), summary.summary.get("score")
+        values = summary.summary
+        model, score = values.get("model"), values.get("score")
+        if values.get("eval_set") != eval_set or values.get("limit"):
+            continue  # another set, or a sample of it
         if not model or not isinstance(score, int | float) or not 0 <= score <= 1:
             continue
+        variant = str(values.get("variant") or "")
         when = (summary.started_at or "")[:10]
-        what = summary.summary.get("eval_set") or summary.summary.get("eval") or "an eval set"
-        found[str(model)] = (float(score), f"eval run {summary.id} ({what}, {when})")
+        low, high = values.get("score_low"), values.get("score_high")
+        interval = (
+            f", 95% interval {low:.0%}–{high:.0%}"
+            if isinstance(low, int | float) and isinstance(high, int | float)
+            else ""
+        )
+        source = (
+            f"measured: eval run {summary.id} ({eval_set}, {values.get('items', '?')} items"
+            f"{interval}, {when})"
+        )
+        found[(str(model), variant)] = (float(score), source)
     return found
 
 
@@ -55,20 +75,27 @@ def find_qualities(
     resolved: Sequence[ResolvedOption],
     runs_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Each option's ``model``, ``quality`` (NaN when unknown) and ``quality_source``."""
-    scores = eval_scores(runs_dir)
+    """Each option's ``model``, ``quality`` (NaN when unknown) and ``quality_source``.
+
+    An option's measured variant is looked up first; a local model's fp32 score stands for a
+    variant whose drift is within the scenario's tolerance, and says so.
+    """
+    scores = eval_scores(runs_dir, scenario.workload.eval_set)
     out: dict[str, dict[str, Any]] = {}
     for item in resolved:
         option = item.spec
         model = option.model if option.kind == "api" else ""
+        variant = ""
         if not model and item.throughput is not None:
-            model = item.throughput.model
+            model, variant = item.throughput.model, item.throughput.variant
+        quality, source = math.nan, ""
         if option.quality is not None:
-            quality, source = float(option.quality), option.quality_source
-        elif model in scores:
-            quality, source = scores[model]
-        else:
-            quality, source = math.nan, ""
+            quality, source = float(option.quality), f"given: {option.quality_source}"
+        elif (model, variant) in scores:
+            quality, source = scores[(model, variant)]
+        elif variant and (model, "fp32") in scores:
+            quality, source = scores[(model, "fp32")]
+            source += f"; fp32's score, the {variant} variant being within the drift tolerance"
         out[option.name] = {"model": model, "quality": quality, "quality_source": source}
     return out
 

@@ -61,10 +61,12 @@ RULES = (
     "An option is ruled out when it cannot serve the peak or cannot be priced, keeps data where "
     "the scenario forbids, misses the latency objective at p50, or has a known quality below the "
     "scenario's floor.",
-    "Among the rest, options of known quality come first and the cheapest of them is "
-    "recommended; a cheaper option of unknown quality is named, not recommended over it.",
-    "With no quality known, the cheapest is recommended and, when the options serve different "
-    "models, the report says the ranking is on cost and latency only.",
+    "With a quality floor, options of known quality at or above it come first and the cheapest "
+    "of them is recommended; a cheaper option of unknown quality is named, not recommended over "
+    "it.",
+    "Without a floor the cheapest allowed option is recommended; when its quality is unknown, or "
+    "no quality is known and the options serve different models, the report says the ranking is "
+    "on cost and latency only.",
     "Local and owned options use the fastest measured variant whose drift from fp32 stays "
     "within the scenario's tolerance (token agreement for generation, worst cosine for "
     "embeddings).",

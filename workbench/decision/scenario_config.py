@@ -103,6 +103,11 @@ class ScenarioWorkload:
         help="where requests' data must stay: anywhere, premises or device",
         choices=DATA_RULES,
     )
+    eval_set: str = spec(
+        "",
+        help="the evaluation set options' quality is measured on (`workbench eval --set`); "
+        "eval runs on other sets are not used",
+    )
     quality_floor: float | None = spec(
         None,
         help="lowest quality score (0 to 1) an option may have to be recommended",
