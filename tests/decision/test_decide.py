@@ -346,3 +346,35 @@ def test_a_p95_from_few_calls_is_flagged_not_trusted(tmp_path, runs_dir):
         "too few samples for a p95 interval (n = 5; need ≥ 72)" in c
         for c in decision.recommendation.caveats
     )
+
+
+@pytest.mark.browser
+def test_report_opens_offline_in_chromium_with_its_charts(tmp_path, runs_dir):
+    """Chromium opens the HTML report from disk: one title, the sentence, every chart drawn,
+    no request leaves the file."""
+    from voila_util import CHROMIUM, CHROMIUM_ARGS
+
+    if CHROMIUM is None:
+        pytest.fail("chromium is not installed: run `apt-get install chromium` (.ci/run does)")
+    from playwright.sync_api import sync_playwright
+
+    decision = decide(write_scenario(tmp_path), runs_dir, requests=500)
+    report = write_report(decision, tmp_path / "decision.html")
+    requested: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("request", lambda request: requested.append(request.url))
+            page.goto(report.as_uri())
+            assert page.locator("h1").all_inner_texts() == [decision.title]
+            assert decision.recommendation.option in page.locator(".answer").inner_text()
+            widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.naturalWidth)")
+            overflow = page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+        finally:
+            browser.close()
+    assert len(widths) == 5 and all(w > 0 for w in widths)
+    assert not overflow
+    assert all(u.startswith(("file:", "data:")) for u in requested)
