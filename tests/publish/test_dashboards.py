@@ -94,12 +94,18 @@ def test_published_decision_dashboard_answers_without_errors_or_code(decision_se
 
 
 @pytest.mark.browser
-def test_decision_dashboard_in_chromium_redraws_when_the_volume_slider_moves(decision_served):
-    """The options table, the runs used with their dates, and the prices with their sources show;
-    dragging Requests / month changes the monthly costs; nothing leaves 127.0.0.1."""
+def test_decision_dashboard_in_chromium_redraws_when_the_volume_slider_moves(
+    decision_served, decision_runs
+):
+    """The recommendation `workbench decide` gives for the same runs, the options table, the runs
+    used with their dates, and the prices with their sources show; dragging Requests / month
+    changes the monthly costs; nothing leaves 127.0.0.1."""
     from playwright.sync_api import expect
 
+    from workbench.decision import decide
+
     bench, cloud = decision_served["ids"]
+    expected = decide("support_chatbot", decision_runs[0], runs=[bench, cloud], routing=False)
     with LoopbackBrowser() as browser:
         page = browser.page(decision_served["url"], height=3800)
         dashboard = page.locator(".wb-decision-dashboard")
@@ -107,6 +113,7 @@ def test_decision_dashboard_in_chromium_redraws_when_the_volume_slider_moves(dec
         options = dashboard.locator("table.wb-card").first
         expect(options).to_be_visible()
         expect(options).to_contain_text("This machine")
+        expect(dashboard.locator(".wb-answer")).to_contain_text(expected.recommendation.sentence)
         sources = dashboard.locator("table.wb-sources").first
         expect(sources).to_contain_text(bench)
         expect(sources).to_contain_text(cloud)
