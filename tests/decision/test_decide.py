@@ -182,6 +182,8 @@ def test_quality_from_an_eval_run_of_the_model(tmp_path, runs_dir):
     assert frame.loc["Here", "quality"] == pytest.approx(0.4)
     assert "support_faq" in frame.loc["Here", "quality_source"]
     assert "fp32's score" in frame.loc["Here", "quality_source"]
+    assert frame.loc["Here", "quality_kind"] == "inherited"
+    assert frame.loc["API", "quality_kind"] == "sourced"
     assert frame.loc["Here", "ruled_out"] == "quality 40% is below the floor 60%"
 
 
@@ -378,3 +380,15 @@ def test_report_opens_offline_in_chromium_with_its_charts(tmp_path, runs_dir):
     assert len(widths) == 5 and all(w > 0 for w in widths)
     assert not overflow
     assert all(u.startswith(("file:", "data:")) for u in requested)
+
+
+def test_a_published_score_on_the_scenarios_set_is_sourced_and_dated(tmp_path, runs_dir):
+    """eval_set = "mmlu": gpt-4o-mini's published MMLU comes from data/quality with its source
+    and date, marked as not measured here; the local model's stays unknown."""
+    scenario = write_scenario(tmp_path, extra='eval_set = "mmlu"')
+    frame = decide(scenario, runs_dir, requests=500).options.set_index("option")
+    assert frame.loc["API", "quality"] == pytest.approx(0.82)
+    assert frame.loc["API", "quality_kind"] == "sourced"
+    assert "not measured here" in frame.loc["API", "quality_source"]
+    assert "as of 2024-07-18" in frame.loc["API", "quality_source"]
+    assert frame.loc["Here", "quality_kind"] == "unknown"

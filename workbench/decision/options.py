@@ -65,6 +65,7 @@ COMPARE_COLUMNS = (
     "variant_reason",
     "data_location",
     "quality",
+    "quality_kind",
     "quality_source",
     "ruled_out",
 )

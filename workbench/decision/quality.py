@@ -5,11 +5,15 @@ alone cannot rank them. An option's quality is a score from 0 to 1 on the scenar
 found in this order:
 
 1. ``quality`` given in the option, with its ``quality_source`` (a published score, a vendor's
-   model card, a score measured elsewhere), as the scenario file states it;
+   model card, a score measured elsewhere), as the scenario file states it (kind ``sourced``);
 2. the newest complete ``eval`` run, on the scenario's ``eval_set`` (whole set, not a
    ``--limit`` sample), of the option's model and variant (fp32's for a variant within the
-   drift tolerance); ``workbench eval`` records those;
-3. otherwise the quality is unknown, and the decision says so: it does not recommend an option
+   drift tolerance); ``workbench eval`` records those (kind ``measured`` for a local or API
+   option's own model, ``inherited`` for an instance or owned option running the local model,
+   or for a variant taking fp32's score);
+3. a published score on the same set in ``data/quality/*.csv``, with its source and date
+   (kind ``sourced``: not measured on this machine);
+4. otherwise the quality is unknown, and the decision says so: it does not recommend an option
    of unknown quality over one of known quality without saying why.
 
 A variant (int8, bf16…) is only used when its drift against fp32 is within the scenario's
@@ -18,6 +22,7 @@ tolerance (:mod:`workbench.decision.resolve`), so the model's score stands for t
 
 from __future__ import annotations
 
+import csv
 import math
 import os
 from collections.abc import Sequence
@@ -27,9 +32,33 @@ from workbench import runs
 from workbench.decision.resolve import ResolvedOption
 from workbench.decision.scenario_config import Scenario
 from workbench.kit import formats
+from workbench.kit.paths import data_dir
 
 #: The run kind whose summary gives a model's score.
 EVAL_KIND = "eval"
+#: How an option's quality figure is known, from the most to the least direct.
+QUALITY_KINDS = ("measured", "inherited", "sourced", "unknown")
+
+
+def published_scores(eval_set: str) -> dict[str, tuple[float, str]]:
+    """Published scores on ``eval_set`` from ``data/quality/*.csv`` (each row with its source
+    and as_of): ``{model: (score, source)}``. Only rows of the scenario's own set count, since a
+    score on another benchmark does not measure the same thing."""
+    found: dict[str, tuple[float, str]] = {}
+    folder = data_dir() / "quality"
+    if not eval_set or not folder.is_dir():
+        return found
+    for path in sorted(folder.glob("*.csv")):
+        with path.open(encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle):
+                if row.get("eval_set") != eval_set:
+                    continue
+                source = (
+                    f"published, not measured here: {row['source']} (as of {row['as_of']}); "
+                    f"{row.get('notes', '')}".rstrip("; ")
+                )
+                found[row["model"]] = (float(row["score"]), source)
+    return found
 
 
 def eval_scores(
@@ -81,6 +110,7 @@ def find_qualities(
     variant whose drift is within the scenario's tolerance, and says so.
     """
     scores = eval_scores(runs_dir, scenario.workload.eval_set)
+    published = published_scores(scenario.workload.eval_set)
     out: dict[str, dict[str, Any]] = {}
     for item in resolved:
         option = item.spec
@@ -88,15 +118,24 @@ def find_qualities(
         variant = ""
         if not model and item.throughput is not None:
             model, variant = item.throughput.model, item.throughput.variant
-        quality, source = math.nan, ""
+        # A local option measures its own model; others run a model measured elsewhere.
+        own = "measured" if option.kind in ("local", "api") else "inherited"
+        quality, source, kind = math.nan, "", "unknown"
         if option.quality is not None:
-            quality, source = float(option.quality), f"given: {option.quality_source}"
+            quality, source, kind = float(option.quality), option.quality_source, "sourced"
         elif (model, variant) in scores:
-            quality, source = scores[(model, variant)]
+            (quality, source), kind = scores[(model, variant)], own
         elif variant and (model, "fp32") in scores:
-            quality, source = scores[(model, "fp32")]
+            (quality, source), kind = scores[(model, "fp32")], "inherited"
             source += f"; fp32's score, the {variant} variant being within the drift tolerance"
-        out[option.name] = {"model": model, "quality": quality, "quality_source": source}
+        elif model in published:
+            (quality, source), kind = published[model], "sourced"
+        out[option.name] = {
+            "model": model,
+            "quality": quality,
+            "quality_kind": kind,
+            "quality_source": source,
+        }
     return out
 
 
@@ -130,4 +169,11 @@ def _missing(value: Any) -> bool:
     return formats.is_missing(value)
 
 
-__all__ = ["EVAL_KIND", "eval_scores", "find_qualities", "ruled_out"]
+__all__ = [
+    "EVAL_KIND",
+    "QUALITY_KINDS",
+    "eval_scores",
+    "find_qualities",
+    "published_scores",
+    "ruled_out",
+]

@@ -35,6 +35,7 @@ OPTION_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("usd_per_1k_requests", "Per 1k requests", "usd"),
     ("p95_ms", "p95 latency", "ms"),
     ("quality", "Quality", "quality"),
+    ("quality_kind", "Quality is", "text"),
     ("verdict", "Verdict", "text"),
 )
 #: The routing table as the report shows it.

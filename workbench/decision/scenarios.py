@@ -12,6 +12,7 @@ A scenario is a TOML file (``data/scenarios/*.toml``)::
     output_tokens = 120                # 0 for embeddings
     latency_objective_ms = 15000
     data_must_stay = "anywhere"        # anywhere | premises | device (where requests' data may go)
+    eval_set = "ticket-routing"        # optional: the set quality is measured on (workbench eval)
     quality_floor = 0.6                # optional: lowest quality score (0-1) to recommend
     min_agreement = 0.95               # a generation variant must agree with fp32 this often
     min_cosine = 0.99                  # an embeddings variant's worst cosine with fp32
