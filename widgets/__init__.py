@@ -6,6 +6,7 @@ import ipywidgets as w
 
 from widgets.benchmark_panel import BenchmarkPanel
 from widgets.decision_panel import DecisionPanel
+from widgets.eval_panel import EvalPanel
 from widgets.federated_panel import FederatedPanel
 from widgets.model_explorer import ModelExplorer
 
@@ -32,6 +33,7 @@ def workbench_dashboard(default_model: str = "minilm", load_now: bool = True) ->
 __all__ = [
     "BenchmarkPanel",
     "DecisionPanel",
+    "EvalPanel",
     "FederatedPanel",
     "ModelExplorer",
     "workbench_dashboard",

@@ -44,7 +44,8 @@ from workbench.kit.fields import specs
 
 _OPTION_COLUMNS = [
     "option", "verdict", "ruled_out", "model", "variant", "data_location", "monthly_usd",
-    "usd_per_1k_requests", "p50_ms", "p95_ms", "quality", "feasible", "meets_latency_objective",
+    "usd_per_1k_requests", "p50_ms", "p95_ms", "quality", "quality_kind", "feasible",
+    "meets_latency_objective",
     "units", "break_even_requests_per_month", "throughput_source", "price_sources",
 ]  # fmt: skip
 _POLICY_COLUMNS = [
@@ -55,6 +56,7 @@ _POLICY_COLUMNS = [
 _PERCENTILE_COLUMNS = ["p50_ms", "p95_ms"]
 _LABELS = {
     "data_location": "data stays",
+    "quality_kind": "quality is",
     "feasible": "serves the peak",
     "ruled_out": "ruled out",
     "monthly_usd": "per month",
@@ -183,6 +185,7 @@ class DecisionPanel(w.VBox):
             "input_tokens",
             "output_tokens",
             "latency_objective_ms",
+            "quality_floor",
         ):
             getattr(self, name).observe(lambda _: self._refresh(), names="value")
         self.compare_button.on_click(lambda _: self._request())
@@ -207,6 +210,11 @@ class DecisionPanel(w.VBox):
         for slider in (self.input_tokens, self.output_tokens):
             slider.layout = w.Layout(**_SLIDER_LAYOUT)
         self.latency_objective_ms = _log_slider("latency_objective_ms", 2000, ",.0f")
+        self.quality_floor = control(
+            ScenarioWorkload, "quality_floor", value=0.0, readout_format=".0%"
+        )
+        self.quality_floor.continuous_update = False
+        self.quality_floor.layout = w.Layout(**_SLIDER_LAYOUT)
         self.compare_button = w.Button(
             description="Compare", button_style="primary", icon="balance-scale"
         )
@@ -237,7 +245,7 @@ class DecisionPanel(w.VBox):
             [
                 w.VBox([self.scenario, self.compare_button]),
                 w.VBox(workload),
-                w.VBox([self.output_tokens, self.latency_objective_ms]),
+                w.VBox([self.output_tokens, self.latency_objective_ms, self.quality_floor]),
             ],
             layout=w.Layout(flex_flow="row wrap", max_width="100%"),
         )
@@ -280,6 +288,7 @@ class DecisionPanel(w.VBox):
             self.input_tokens.value = int(load.input_tokens)
             self.output_tokens.value = int(load.output_tokens)
             self.latency_objective_ms.value = load.latency_objective_ms
+            self.quality_floor.value = load.quality_floor or 0.0
         finally:
             self._syncing = False
         self._refresh()
@@ -344,6 +353,7 @@ class DecisionPanel(w.VBox):
             input_tokens=int(self.input_tokens.value),
             output_tokens=int(self.output_tokens.value),
             latency_objective_ms=float(self.latency_objective_ms.value),
+            quality_floor=float(self.quality_floor.value) or None,  # 0: no floor
         )
 
     # -- work -----------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ NOTEBOOKS = [
     "02_local_benchmark.ipynb",
     "03_local_vs_cloud.ipynb",
     "04_federated_edge.ipynb",
+    "05_quality.ipynb",
     "dashboard.ipynb",
 ]
 
@@ -74,3 +75,7 @@ def test_notebook_executes_top_to_bottom(repo_root, name, smollm2):
     if name == "04_federated_edge.ipynb":
         text = _text_outputs(notebook)
         assert "fedmedian" in text and "epsilon" in text  # strategies and privacy were compared
+    if name == "05_quality.ipynb":
+        text = _text_outputs(notebook)
+        assert "width (points)" in text  # the interval widths were tabulated
+        assert "Wilson interval" in text and "reference" in text  # an eval ran, wrong items shown

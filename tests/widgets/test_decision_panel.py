@@ -138,6 +138,22 @@ def test_requests_per_month_slider_changes_the_monthly_cost(runs_with_smollm2):
     assert formats.usd(10 * before) in panel.table.value
 
 
+def test_raising_the_quality_floor_rules_out_the_options_below_it(runs_with_smollm2):
+    """support_chatbot's APIs have published (sourced) scores, gpt-4o-mini 82% and Llama 3.1 8B
+    69%: a 75% floor rules the Llama options out, says why, and recommends gpt-4o-mini."""
+    panel = DecisionPanel("support_chatbot", runs_dir=str(runs_with_smollm2), requests=500)
+    panel.compare()
+    assert "below the floor" not in panel.table.value
+    assert "sourced" in panel.table.value
+
+    panel.quality_floor.value = 0.75  # an observer recomputes
+
+    frame = panel.options_frame.set_index("option")
+    assert frame.loc["Llama 3.1 8B on Groq", "ruled_out"] == "quality 69% is below the floor 75%"
+    assert "below the floor 75%" in panel.table.value
+    assert "Run gpt-4o-mini on OpenAI gpt-4o-mini" in panel.answer.value
+
+
 def test_in_the_background_the_newest_slider_value_wins(runs_with_smollm2):
     """Three quick moves on the worker thread: the figures shown are those of the last value,
     and the Compare button is enabled again once they are."""

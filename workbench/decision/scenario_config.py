@@ -110,11 +110,14 @@ class ScenarioWorkload:
     )
     quality_floor: float | None = spec(
         None,
-        help="lowest quality score (0 to 1) an option may have to be recommended",
+        help="lowest quality score (0 to 1) an option may have to be recommended; "
+        "options of known quality at or above it come first (0 in the panel = no floor)",
         low=0,
         high=1,
         optional=True,
         fix="It is a score between 0 and 1 on the scenario's evaluation, e.g. 0.6.",
+        label="Quality floor",
+        step=0.05,
     )
     min_agreement: float = spec(
         0.95,
