@@ -5,16 +5,14 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import pandas as pd
 import pytest
+from decision_runs import record_generation_run as record_fp32_run
 
 from workbench.decision import load_scenario, setup_from_scenario, simulate_scenario
 from workbench.decision.resolve import resolve_options
-from workbench.runs import start_run
 
 pytestmark = pytest.mark.filterwarnings("ignore::workbench.cost.StalePriceWarning")
 
-HOST_PEAK = {"fp32_gflops": 100.0, "bandwidth_gbs": 10.0, "threads": 2}
 
 SCENARIO = """
 name = "Chat"
@@ -51,43 +49,7 @@ max_units = 1
 
 def record_generation_run(runs_dir: Path) -> str:
     """A bench run of one fp32 generation point: 8-token calls of about 1 s."""
-    ttft, tpot = 300.0, 100.0
-    call = ttft + 7 * tpot
-    point = {
-        "model": "tiny-chat",
-        "task": "text-generation",
-        "variant": "fp32",
-        "dtype": "float32",
-        "threads": 2,
-        "batch": 1,
-        "seq_len": 32,
-        "max_new_tokens": 8,
-        "prompt_tokens": 32,
-        "output_tokens": 8.0,
-        "p50_ms": call,
-        "p95_ms": call * 1.2,
-        "ttft_ms": ttft,
-        "tpot_ms": tpot,
-        "tokens_per_s": 8 * 1000.0 / call,
-        "throughput_items_per_s": 1000.0 / call,
-        "params": 100_000_000,
-        "weight_bytes": 400_000_000,
-    }
-    samples = [
-        {"point": 0, "iteration": i, "latency_ms": call * f, "ttft_ms": ttft * f}
-        for i, f in enumerate((0.9, 1.0, 1.0, 1.1, 1.2))
-    ]
-    with start_run(
-        "bench",
-        {"model": "tiny-chat"},
-        label="tiny-chat",
-        runs_dir=runs_dir,
-        environment_extra={"host_peak": HOST_PEAK},
-    ) as run:
-        run.add_table("points", pd.DataFrame([point]))
-        run.add_table("samples", pd.DataFrame(samples))
-        run.set_summary(model="tiny-chat")
-    return run.id
+    return record_fp32_run(runs_dir, variants=(("fp32", 1.0, 1.0),))
 
 
 @pytest.fixture
