@@ -104,11 +104,11 @@ def test_the_same_samples_give_the_same_intervals():
 
 
 def test_describe_interval_keeps_whole_milliseconds_above_a_thousand():
-    """Bounds of 2316.46 and 4263.6 ms read "2316–4264 ms"; 12.14 and 15.33 ms "12.1–15.3 ms"."""
+    """Bounds of 2316.46 and 4263.6 ms read "2,316–4,264 ms"; 12.14 and 15.33 ms "12.1–15.3 ms"."""
     slow = {"count": 100, "p50_ci_low_ms": 2316.46, "p50_ci_high_ms": 4263.6}
     fast = {"count": 100, "p50_ci_low_ms": 12.14, "p50_ci_high_ms": 15.33}
 
-    assert describe_interval(slow, 50) == "95% interval 2316–4264 ms"
+    assert describe_interval(slow, 50) == "95% interval 2,316–4,264 ms"
     assert describe_interval(fast, 50) == "95% interval 12.1–15.3 ms"
 
 
