@@ -103,7 +103,7 @@ def test_known_quality_is_recommended_over_a_cheaper_unknown_one(tmp_path, runs_
     frame = decision.options.set_index("option")
     assert frame.loc["Here", "monthly_usd"] < frame.loc["API", "monthly_usd"]  # the premise
     assert decision.recommendation.option == "API"
-    assert decision.recommendation.quality_label == "quality 80%"
+    assert decision.recommendation.quality_label == "quality 80% (sourced, not measured here)"
     assert any("Here is cheaper" in c for c in decision.recommendation.caveats)
     assert "quality unknown" in decision.recommendation.reasons["Here"]
 

@@ -536,7 +536,7 @@ def recommend(frame: pd.DataFrame, scenario: Scenario) -> Recommendation:
         monthly_usd=float(best["monthly_usd"]),
         p95_ms=p95,
         quality=quality,
-        quality_label=f"quality {quality:.0%}" if quality is not None else "quality unknown",
+        quality_label=_quality_label(quality, best.get("quality_kind")),
         runner_up=None if runner is None else str(runner["option"]),
         margin_usd=margin,
         sentence="",
@@ -544,6 +544,18 @@ def recommend(frame: pd.DataFrame, scenario: Scenario) -> Recommendation:
         reasons=reasons,
     )
     return dataclasses.replace(rec, sentence=_sentence(rec, scenario, runner))
+
+
+def _quality_label(quality: float | None, kind: Any) -> str:
+    """``"quality 82%"`` when measured here, else with how it is known: ``"quality 69%
+    (sourced, not measured here)"``; ``"quality unknown"`` without a figure."""
+    if quality is None:
+        return "quality unknown"
+    if kind in (None, "", "measured") or (isinstance(kind, float) and pd.isna(kind)):
+        return f"quality {quality:.0%}"
+    if kind == "inherited":
+        return f"quality {quality:.0%} (inherited from the measured model)"
+    return f"quality {quality:.0%} ({kind}, not measured here)"
 
 
 _WHERE = {
