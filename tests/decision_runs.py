@@ -1,4 +1,5 @@
-"""Bench runs written by hand for the decision's tests: figures small enough to check by hand."""
+"""Bench runs and a scenario written by hand for the decision's tests: figures small enough to
+check by hand."""
 
 from __future__ import annotations
 
@@ -9,6 +10,40 @@ import pandas as pd
 from workbench.runs import start_run
 
 HOST_PEAK = {"fp32_gflops": 100.0, "bandwidth_gbs": 10.0, "threads": 2}
+
+#: A scenario over :func:`record_generation_run`'s model: an API option and a local one.
+#: ``{extra}`` adds lines to the workload, ``{api_extra}`` to the API option, and ``{local}`` is
+#: the local option (default :data:`LOCAL_OPTION`; empty for none).
+SCENARIO = """
+name = "Chat"
+[workload]
+requests_per_month = 100000
+peak_requests_per_s = 0.1
+input_tokens = 100
+output_tokens = 8
+latency_objective_ms = 20000
+{extra}
+
+[runs]
+local = "latest:bench:tiny-chat"
+
+[[options]]
+name = "API"
+kind = "api"
+provider = "openai"
+model = "gpt-4o-mini"
+{api_extra}
+{local}
+"""
+#: The local option of :data:`SCENARIO`: a 5 W device at $0.15 a kWh, up to 4 units.
+LOCAL_OPTION = """
+[[options]]
+name = "Here"
+kind = "local"
+power_w = 5
+usd_per_kwh = 0.15
+max_units = 4
+"""
 
 #: One generation point per variant: (variant, speed-up over fp32, agreement with fp32).
 VARIANTS = (("fp32", 1.0, 1.0), ("int8-weight-only", 2.4, 0.985), ("int8", 3.0, 0.90))
@@ -62,3 +97,14 @@ def record_generation_run(
         run.add_table("samples", pd.DataFrame(samples))
         run.set_summary(model=model)
     return run.id
+
+
+def write_scenario(
+    folder: Path, extra: str = "", api_extra: str = "", local: str = LOCAL_OPTION
+) -> Path:
+    """:data:`SCENARIO` written as ``folder/chat.toml`` with those lines filled in."""
+    path = folder / "chat.toml"
+    path.write_text(
+        SCENARIO.format(extra=extra, api_extra=api_extra, local=local), encoding="utf-8"
+    )
+    return path

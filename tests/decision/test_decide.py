@@ -9,47 +9,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from decision_runs import record_generation_run
+from decision_runs import record_generation_run, write_scenario
 
 from workbench.decision import load_scenario
-from workbench.decision.compare import Decision, decide, recommend, record_decision
+from workbench.decision.compare import decide
+from workbench.decision.recommend import recommend
 from workbench.decision.report import to_html, write_report
+from workbench.decision.result import Decision, record_decision
 from workbench.kit.errors import InvalidInputError
 from workbench.runs import list_runs, load_run, start_run
-
-SCENARIO = """
-name = "Chat"
-[workload]
-requests_per_month = 100000
-peak_requests_per_s = 0.1
-input_tokens = 100
-output_tokens = 8
-latency_objective_ms = 20000
-{extra}
-
-[runs]
-local = "latest:bench:tiny-chat"
-
-[[options]]
-name = "API"
-kind = "api"
-provider = "openai"
-model = "gpt-4o-mini"
-{api_extra}
-
-[[options]]
-name = "Here"
-kind = "local"
-power_w = 5
-usd_per_kwh = 0.15
-max_units = 4
-"""
-
-
-def write_scenario(folder: Path, extra: str = "", api_extra: str = "") -> Path:
-    path = folder / "chat.toml"
-    path.write_text(SCENARIO.format(extra=extra, api_extra=api_extra), encoding="utf-8")
-    return path
 
 
 @pytest.fixture
@@ -200,6 +168,19 @@ def test_report_is_one_offline_page_with_the_recommendation(tmp_path, runs_dir):
     markdown = write_report(decision, tmp_path / "decision.md")
     assert (tmp_path / "decision_charts" / "cost.png").stat().st_size > 0
     assert "](decision_charts/cost.png)" in markdown.read_text(encoding="utf-8")
+
+
+def test_the_report_and_the_static_export_show_a_decision_the_same_way(tmp_path, runs_dir):
+    """The static export opens with the very section the HTML report shows for the decision."""
+    from workbench.publish.export import decision_html
+
+    decision = decide(write_scenario(tmp_path), runs_dir, requests=500)
+
+    section = decision_html(decision)
+
+    assert section.startswith('<section class="decision">') and section.count('class="answer"') == 1
+    assert section.count("data:image/png;base64,") == 5
+    assert section in to_html(decision)
 
 
 def test_report_refuses_an_unknown_suffix(tmp_path, runs_dir):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from decision_runs import record_generation_run as record_fp32_run
+from decision_runs import write_scenario
 
 from workbench.decision import load_scenario, setup_from_scenario, simulate_scenario
 from workbench.decision.resolve import resolve_options
@@ -14,26 +15,6 @@ from workbench.decision.resolve import resolve_options
 pytestmark = pytest.mark.filterwarnings("ignore::workbench.cost.StalePriceWarning")
 
 
-SCENARIO = """
-name = "Chat"
-[workload]
-requests_per_month = 100000
-peak_requests_per_s = 0.1
-input_tokens = 100
-output_tokens = 8
-latency_objective_ms = 20000
-arrival_pattern = "poisson"
-
-[runs]
-local = "latest:bench:tiny-chat"
-
-[[options]]
-name = "API"
-kind = "api"
-provider = "openai"
-model = "gpt-4o-mini"
-{local}
-"""
 LOCAL = """
 [[options]]
 name = "Here"
@@ -60,9 +41,7 @@ def runs_dir(tmp_path: Path) -> Path:
 
 
 def scenario(tmp_path: Path, local: str = LOCAL):
-    path = tmp_path / "chat.toml"
-    path.write_text(SCENARIO.format(local=local), encoding="utf-8")
-    return load_scenario(path)
+    return load_scenario(write_scenario(tmp_path, extra='arrival_pattern = "poisson"', local=local))
 
 
 def test_local_workers_are_priced_with_hardware_operations_and_energy(tmp_path, runs_dir):

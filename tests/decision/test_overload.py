@@ -30,19 +30,9 @@ from workbench.decision import (
     simulate,
 )
 from workbench.decision.queue_stats import autocorrelation_time
+from workbench.decision.simulate import NO_LATENCY_FIELDS
 
 MEAN_SERVICE_S = 0.1
-LATENCY_FIELDS = (
-    "p50_ms",
-    "p95_ms",
-    "p99_ms",
-    "mean_latency_ms",
-    "mean_wait_ms",
-    "mean_queue_length",
-    "goodput_share",
-    "p50_low_ms",
-    "p95_low_ms",
-)
 
 
 def mm1(utilization: float, num_requests: int = 20_000, **arrivals) -> HybridConfig:
@@ -63,7 +53,7 @@ def mm1_percentile_ms(utilization: float, percentile: float) -> float:
 
 
 def no_latency_figures(result) -> bool:
-    return all(math.isnan(getattr(result, name)) for name in LATENCY_FIELDS)
+    return all(math.isnan(getattr(result, name)) for name in NO_LATENCY_FIELDS)
 
 
 # The four utilizations

@@ -13,12 +13,15 @@
   :mod:`~workbench.decision.simulate`: a discrete-event simulation of local workers with
   overflow to the cloud, per routing policy (``compare_policies``, ``pareto_front``);
   :mod:`workbench.decision.hybrid_setup` builds one from a scenario and its runs.
-* :mod:`workbench.decision.compare`: the whole decision for one workload, headless
-  (``decide`` gives a ``Decision`` with its ``Recommendation``; ``charts``), which the decision
-  panel, the decision dashboard, the static export and the report render;
+* :mod:`workbench.decision.compare`: the whole decision for one workload, headless (``decide``,
+  ``with_routing``; ``charts``), which the decision panel, the decision dashboard, the static
+  export and the report render; :mod:`workbench.decision.result`: the decision as a value
+  (``Decision`` with its ``Recommendation``, saved as a run by ``record_decision``);
+  :mod:`workbench.decision.recommend`: the rules that pick the recommendation (``recommend``);
   :mod:`workbench.decision.quality`: what is known of each option's answers, and the rules that
   rule an option out; :mod:`workbench.decision.report`: a decision as one offline HTML or
-  Markdown page (``write_report``);
+  Markdown page (``write_report``), and as the section the static export opens with
+  (``decision_section``);
   :mod:`workbench.decision.sources`: which saved runs feed a scenario and the runs and prices
   behind the figures (``RunChoice``), which the decision dashboard lists.
 * :mod:`workbench.decision.cli`: ``workbench decide``, ``workbench cost compare`` and
@@ -41,15 +44,11 @@ from __future__ import annotations
 
 from workbench.decision.arrivals import diurnal_rate_per_s, generate_arrivals
 from workbench.decision.compare import (
-    Decision,
-    Recommendation,
     chart_inputs,
     charts,
-    cheapest_option,
     decide,
     latency_samples_ms,
     next_step,
-    recommend,
     with_routing,
     with_workload,
 )
@@ -89,8 +88,10 @@ from workbench.decision.policies import (
     predicted_local_latency_s,
     residual_estimator,
 )
-from workbench.decision.report import write_report
+from workbench.decision.recommend import cheapest_option, recommend
+from workbench.decision.report import decision_section, write_report
 from workbench.decision.resolve import ResolvedOption, SourceRef, Throughput, resolve_options
+from workbench.decision.result import Decision, Recommendation
 from workbench.decision.scenario_config import (
     ARRIVAL_PATTERNS,
     OPTION_KINDS,
@@ -162,6 +163,7 @@ __all__ = [
     "compare_options",
     "compare_policies",
     "decide",
+    "decision_section",
     "default_policies",
     "diurnal_rate_per_s",
     "first_free_estimator",

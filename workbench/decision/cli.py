@@ -122,8 +122,9 @@ def _add_decide(commands: Any) -> None:
 
 
 def _decide(args: argparse.Namespace) -> None:
-    from workbench.decision.compare import decide, record_decision
+    from workbench.decision.compare import decide
     from workbench.decision.report import check_report_path, write_report
+    from workbench.decision.result import record_decision
     from workbench.kit import checks
     from workbench.runs import check_can_record
 

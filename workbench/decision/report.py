@@ -1,9 +1,11 @@
 """A decision as a one-page report a manager can read without a server: HTML with its charts
 inside the file, or Markdown with its charts beside it.
 
-Both render a :class:`workbench.decision.compare.Decision` and nothing else, so the report says
+Both render a :class:`workbench.decision.result.Decision` and nothing else, so the report says
 what the CLI, the panel and the dashboard say for the same runs. Nothing is fetched: no script,
-no font, no style sheet from the network.
+no font, no style sheet from the network. :func:`decision_section` is the decision itself as one
+HTML section (the answer, the options, the charts, the routing, the assumptions): the HTML report
+and the static export (``workbench export``) both show it, so they format a decision the same way.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ import base64
 import html
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from workbench.decision.compare import Decision, charts
+from workbench.decision.compare import charts
+from workbench.decision.result import Decision
 from workbench.kit import formats
 from workbench.kit.errors import InvalidInputError
 from workbench.kit.files import atomic_write_bytes, atomic_write_text
@@ -115,10 +119,9 @@ def check_report_path(path: str | os.PathLike[str]) -> None:
         )
 
 
-def to_html(decision: Decision, images: dict[str, bytes] | None = None) -> str:
+def to_html(decision: Decision, images: Mapping[str, bytes] | None = None) -> str:
     """The report as one self-contained HTML page (charts as inline PNG)."""
     images = charts(decision) if images is None else images
-    rec = decision.recommendation
     esc = html.escape
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
@@ -126,30 +129,58 @@ def to_html(decision: Decision, images: dict[str, bytes] | None = None) -> str:
         f"<title>{esc(decision.title)}</title><style>{_CSS}</style></head><body><main>",
         f"<h1>{esc(decision.title)}</h1>",
         f"<p class='meta'>{esc(_meta(decision))}</p>",
-        f"<section class='answer'><p>{esc(rec.sentence)}</p>",
+        decision_section(decision, images),
+        "<h2>Where the figures come from</h2>",
     ]
-    if rec.caveats:
-        parts.append("<ul>" + "".join(f"<li>{esc(c)}</li>" for c in rec.caveats) + "</ul>")
-    parts.append("</section><h2>Options</h2>")
-    parts.append(_html_table(_rows(decision.options, OPTION_COLUMNS)))
-    for name, caption in CHART_CAPTIONS.items():
-        if name in images:
-            data = base64.b64encode(images[name]).decode("ascii")
-            parts.append(
-                f"<figure><img alt='{esc(caption)}' src='data:image/png;base64,{data}'>"
-                f"<figcaption>{esc(caption)}</figcaption></figure>"
-            )
-    parts.append("<h2>Hybrid routing</h2>")
-    parts.append(_html_table(_rows(decision.policies, POLICY_COLUMNS)))
-    parts.append("<h2>Where the figures come from</h2>")
     for name, frame in decision.sources.items():
         parts.append(f"<h3>{esc(name.capitalize())}</h3>")
         parts.append(_html_table(_plain_rows(frame)))
-    parts.append("<h3>Assumptions</h3><ul>")
-    parts.extend(f"<li>{esc(n)}</li>" for n in [*decision.setup.notes, *decision.warnings])
-    parts.append("</ul><h2>The rules</h2><ol>")
+    parts.append("<h2>The rules</h2><ol>")
     parts.extend(f"<li>{esc(rule)}</li>" for rule in RULES)
     parts.append("</ol></main></body></html>\n")
+    return "".join(parts)
+
+
+def decision_section(decision: Decision, images: Mapping[str, bytes]) -> str:
+    """A decision as one HTML section, ``<section class="decision">``: the recommendation in one
+    sentence with its caveats, the options table, the charts (inline PNG with captions), the
+    simulated routing table and the assumptions.
+
+    The HTML report (:func:`to_html`) and the static export
+    (:func:`workbench.publish.export_static`) both show this section, so a decision reads the
+    same on either page.
+
+    Parameters
+    ----------
+    decision
+        The decision to show.
+    images
+        PNG charts by name, as :func:`workbench.decision.charts` draws them; shown in the order
+        of :data:`CHART_CAPTIONS` (a chart not named there comes last, captioned by its name).
+    """
+    rec = decision.recommendation
+    esc = html.escape
+    parts = ['<section class="decision">', f'<div class="answer"><p>{esc(rec.sentence)}</p>']
+    if rec.caveats:
+        parts.append("<ul>" + "".join(f"<li>{esc(c)}</li>" for c in rec.caveats) + "</ul>")
+    parts.append("</div><h2>Options</h2>")
+    parts.append(_html_table(_rows(decision.options, OPTION_COLUMNS)))
+    order = [name for name in CHART_CAPTIONS if name in images]
+    for name in [*order, *(n for n in images if n not in order)]:
+        caption = CHART_CAPTIONS.get(name, name)
+        data = base64.b64encode(images[name]).decode("ascii")
+        parts.append(
+            f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{esc(caption)}</figcaption></figure>"
+        )
+    parts.append("<h2>Hybrid routing (simulated)</h2>")
+    parts.append(_html_table(_rows(decision.policies, POLICY_COLUMNS)))
+    notes = [*decision.setup.notes, *decision.warnings]
+    items = "".join(f"<li>{esc(n)}</li>" for n in notes)
+    parts.append(
+        f"<h2>Assumptions</h2><ul>{items}</ul>" if notes else "<h2>Assumptions</h2><p>None.</p>"
+    )
+    parts.append("</section>")
     return "".join(parts)
 
 
@@ -162,13 +193,13 @@ def to_markdown(decision: Decision, chart_links: dict[str, str] | None = None) -
     for name, caption in CHART_CAPTIONS.items():
         if chart_links and name in chart_links:
             lines += [f"![{caption}]({chart_links[name]})", ""]
-    lines += ["## Hybrid routing", "", _md_table(_rows(decision.policies, POLICY_COLUMNS)), ""]
-    lines += ["## Where the figures come from", ""]
+    policies = _md_table(_rows(decision.policies, POLICY_COLUMNS))
+    lines += ["## Hybrid routing (simulated)", "", policies, "", "## Assumptions", ""]
+    lines += [f"- {n}" for n in [*decision.setup.notes, *decision.warnings]] or ["None."]
+    lines += ["", "## Where the figures come from", ""]
     for name, frame in decision.sources.items():
         lines += [f"### {name.capitalize()}", "", _md_table(_plain_rows(frame)), ""]
-    lines += ["### Assumptions", ""]
-    lines += [f"- {n}" for n in [*decision.setup.notes, *decision.warnings]]
-    lines += ["", "## The rules", ""]
+    lines += ["## The rules", ""]
     lines += [f"{i}. {rule}" for i, rule in enumerate(RULES, start=1)]
     return "\n".join(lines) + "\n"
 
@@ -227,7 +258,7 @@ def _html_table(rows: list[list[str]]) -> str:
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows[1:]
     )
-    return f"<div class='table'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+    return f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def _md_table(rows: list[list[str]]) -> str:
@@ -249,7 +280,7 @@ main{max-width:1100px;margin:0 auto;padding:1.5rem}
 h1{font-size:1.6rem;margin:.2rem 0}.meta{color:#57606a}
 .answer{background:#eef6ee;border-left:6px solid #2da44e;padding:.8rem 1rem;margin:1rem 0}
 .answer p{font-size:1.15rem;font-weight:600;margin:.2rem 0}
-.table{overflow-x:auto}table{border-collapse:collapse;width:100%;font-size:.9rem}
+.wide{overflow-x:auto}table{border-collapse:collapse;width:100%;font-size:.9rem}
 th,td{border-bottom:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-align:top}
 figure{margin:1rem 0}img{max-width:100%;height:auto}figcaption{color:#57606a;font-size:.9rem}
 """
@@ -261,6 +292,7 @@ __all__ = [
     "REPORT_SUFFIXES",
     "RULES",
     "check_report_path",
+    "decision_section",
     "format_value",
     "to_html",
     "to_markdown",

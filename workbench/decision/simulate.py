@@ -215,17 +215,21 @@ class PolicyResult:
         return pd.DataFrame([self.to_dict()])
 
 
-_NO_LATENCY = dict.fromkeys(
-    (
-        "p50_ms",
-        "p95_ms",
-        "p99_ms",
-        "mean_latency_ms",
-        "mean_wait_ms",
-        "mean_queue_length",
-        "goodput_share",
-    ),
-    math.nan,
+#: The :class:`PolicyResult` fields an overloaded policy leaves NaN: its latency percentiles,
+#: their intervals, means, queue length and goodput (a queue that grows without bound has no
+#: latency to report, only a figure that measures how long the stream ran).
+NO_LATENCY_FIELDS = (
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "mean_latency_ms",
+    "mean_wait_ms",
+    "mean_queue_length",
+    "goodput_share",
+    "p50_low_ms",
+    "p50_high_ms",
+    "p95_low_ms",
+    "p95_high_ms",
 )
 _DIURNAL_NOTE = (
     "no interval: the arrival rate follows a day, so the latencies are not one stationary sample"
@@ -241,7 +245,7 @@ def _latency_figures(
 ) -> dict[str, Any]:
     """Percentiles, their intervals, means and goodput; NaN throughout for an overloaded run."""
     if overloaded:
-        return dict(_NO_LATENCY)
+        return dict.fromkeys(NO_LATENCY_FIELDS, math.nan)
     n = int(latency_ms.size)
     p50, p95, p99 = np.percentile(latency_ms, [50, 95, 99])
     figures: dict[str, Any] = {

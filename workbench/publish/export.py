@@ -145,72 +145,19 @@ def export_decision(chosen: Sequence[runs.Run], root: Path) -> Any:
 
 
 def decision_html(decision: Any) -> str:
-    """A decision as a page section: its question, the recommendation in one sentence with its
-    caveats, the options and routing tables written for people, and its charts."""
-    from workbench.decision.report import CHART_CAPTIONS, OPTION_COLUMNS, POLICY_COLUMNS
-
+    """A decision as the page's first section, formatted as the HTML report formats it
+    (:func:`workbench.decision.decision_section`: the recommendation in one sentence with its
+    caveats, the options and routing tables written for people, its charts and assumptions);
+    for the exception that stopped one, a note saying why there is no decision."""
     if isinstance(decision, BaseException):
         return (
             '<section class="decision"><h2>No decision</h2>'
             + _note(f"These runs could not be decided from: {describe(decision)}")
             + "</section>"
         )
-    rec = decision.recommendation
-    parts = [
-        '<section class="decision">',
-        f'<div class="answer"><p>{html.escape(rec.sentence)}</p>',
-    ]
-    if rec.caveats:
-        parts.append("<ul>" + "".join(f"<li>{html.escape(c)}</li>" for c in rec.caveats) + "</ul>")
-    parts.append("</div><h3>Options</h3>")
-    parts.append(_formatted_table(decision.options, OPTION_COLUMNS))
-    for name, image in _decision_charts(decision).items():
-        caption = CHART_CAPTIONS.get(name, name)
-        encoded = base64.b64encode(image).decode("ascii")
-        parts.append(
-            f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{encoded}">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-        )
-    parts.append("<h3>Hybrid routing (simulated)</h3>")
-    parts.append(_formatted_table(decision.policies, POLICY_COLUMNS))
-    notes = [*decision.setup.notes, *decision.warnings]
-    if notes:
-        parts.append("<h3>Assumptions</h3><ul>")
-        parts.extend(f"<li>{html.escape(n)}</li>" for n in notes)
-        parts.append("</ul>")
-    parts.append("</section>")
-    return "\n".join(parts)
+    from workbench.decision import charts, decision_section
 
-
-def _decision_charts(decision: Any) -> dict[str, bytes]:
-    """The decision's charts as PNG, in the report's order, the cost–latency–quality chart
-    included."""
-    from workbench.decision import charts
-    from workbench.decision.report import CHART_CAPTIONS
-
-    images = charts(decision)
-    order = [name for name in CHART_CAPTIONS if name in images]
-    return {name: images[name] for name in [*order, *(n for n in images if n not in order)]}
-
-
-def _formatted_table(frame: Any, columns: Sequence[tuple[str, str, str]]) -> str:
-    """A decision table as the report writes it (``workbench.decision.report``)."""
-    from workbench.decision.report import format_value
-
-    present = [c for c in columns if c[0] in frame.columns]
-    if frame.empty or not present:
-        return _note("None.")
-    head = "".join(f"<th>{html.escape(heading)}</th>" for _, heading, _ in present)
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f"<td>{html.escape(format_value(record.get(name), how))}</td>"
-            for name, _, how in present
-        )
-        + "</tr>"
-        for record in frame.to_dict(orient="records")
-    )
-    return f'<div class="wide"><table><tr>{head}</tr>{body}</table></div>'
+    return decision_section(decision, charts(decision))
 
 
 def static_html(
