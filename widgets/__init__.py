@@ -12,8 +12,8 @@ from widgets.model_explorer import ModelExplorer
 
 
 def workbench_dashboard(default_model: str = "minilm", load_now: bool = True) -> w.Tab:
-    """The main dashboard: the model explorer, the benchmark, the decision and the federated
-    panel, a tab each.
+    """The main dashboard: the model explorer, the benchmark, quality on a task, the decision
+    and the federated panel, a tab each.
 
     The decision and federated panels build in about 0.1 s (they read their catalogs; nothing runs
     until their button is pressed), so they are built with the others rather than when their tab
@@ -23,10 +23,11 @@ def workbench_dashboard(default_model: str = "minilm", load_now: bool = True) ->
         children=[
             ModelExplorer(default_model=default_model, load_now=load_now),
             BenchmarkPanel(default_model=default_model),
+            EvalPanel(),
             DecisionPanel(),
             FederatedPanel(),
         ],
-        titles=("Models", "Benchmark", "Local vs cloud", "Federated"),
+        titles=("Models", "Benchmark", "Quality", "Local vs cloud", "Federated"),
     )
 
 

@@ -12,7 +12,7 @@ from widgets import forms
 from widgets.common import STYLE, error_html, frame_html, status_html, table_html
 from workbench.bench.variants import VARIANTS
 from workbench.eval import EvalConfig, EvalResult, list_eval_sets, load_eval_set
-from workbench.eval.config import REFERENCE_VARIANT
+from workbench.eval.config import CLASSIFIERS, REFERENCE_VARIANT
 from workbench.eval.harness import MODEL_TASK
 from workbench.kit import formats
 from workbench.kit.fields import help_of
@@ -84,6 +84,13 @@ class EvalPanel(w.VBox):
             tooltip=help_of(EvalConfig, "variant"),
             style={"description_width": forms.LABEL_WIDTH},
         )
+        self.classifier = w.Dropdown(
+            options=list(CLASSIFIERS),
+            value=CLASSIFIERS[0],
+            description="Classifier",
+            tooltip=help_of(EvalConfig, "classifier"),
+            style={"description_width": forms.LABEL_WIDTH},
+        )
         self.limit = forms.control(
             EvalConfig,
             "limit",
@@ -111,7 +118,7 @@ class EvalPanel(w.VBox):
             w.HBox(
                 [
                     w.VBox([self.eval_set, self.target]),
-                    w.VBox([self.variant, self.limit]),
+                    w.VBox([self.variant, self.limit, self.classifier]),
                     w.VBox([self.run_button]),
                 ]
             ),
@@ -125,7 +132,10 @@ class EvalPanel(w.VBox):
 
     def _sync_targets(self) -> None:
         """Offer the installed models whose task suits the chosen set."""
-        needed = MODEL_TASK.get(self.set_tasks.get(self.eval_set.value, ""))
+        task = self.set_tasks.get(self.eval_set.value, "")
+        needed = MODEL_TASK.get(task)
+        # Only embedding sets have a classifier to choose; a chat model's answer is its label.
+        self.classifier.layout.display = None if task == "embeddings" else "none"
         names = [alias for alias, entry in self.catalog.items() if entry.task == needed]
         current = self.target.value
         self.target.options = names
@@ -152,6 +162,9 @@ class EvalPanel(w.VBox):
             eval_set=self.eval_set.value or "",
             variant=self.variant.value,
             limit=None if limit == 0 else limit,
+            classifier=self.classifier.value
+            if self.set_tasks.get(self.eval_set.value) == "embeddings"
+            else CLASSIFIERS[0],
         )
 
     def run(self) -> EvalResult | None:
@@ -224,8 +237,13 @@ def accuracy_text(summary: dict[str, Any]) -> str:
 def detail_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """What else the summary says, as label-value rows: set, target, recall, agreement, time."""
     variant = f", {summary['variant']}" if summary.get("variant") else ""
+    how = (
+        "labelled by a logistic-regression head"
+        if summary.get("classifier") == "logreg-head"
+        else f"{summary.get('scoring')} scoring"
+    )
     rows = [
-        ("set", f"{summary['eval_set']} ({summary.get('task')}, {summary.get('scoring')} scoring)"),
+        ("set", f"{summary['eval_set']} ({summary.get('task')}, {how})"),
         ("target", f"{summary['model']}{variant}"),
         ("correct", f"{summary['correct']} of {summary['items']}"),
     ]

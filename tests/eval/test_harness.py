@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import binomtest
@@ -15,7 +16,7 @@ from workbench import runs
 from workbench.cloud.client import MissingApiKeyError
 from workbench.cloud.server import LoopbackCloud, ServiceProfile
 from workbench.eval import EvalConfig, EvalResult, load_eval_set, run_eval, wilson_interval
-from workbench.eval.harness import split_items
+from workbench.eval.harness import head_answerer, split_items
 from workbench.kit.errors import InvalidInputError
 
 CHAT_CARD = """name = "tiny-tickets"
@@ -267,6 +268,60 @@ def test_embedding_set_scores_the_nearest_neighbours_label(tiny_bert, embedding_
     summary = result.summary()
     assert summary["k"] == 2 and summary["recall_at_k"] == items["hit_at_k"].mean()
     assert summary["mean_output_tokens"] is None
+
+
+class _SeparableTarget:
+    """Embeds a text as its topic's direction plus a little text-specific noise."""
+
+    kind = "local"
+    task = "embeddings"
+
+    def embed(self, texts):
+        rows = []
+        for text in texts:
+            rng = np.random.default_rng(sum(map(ord, text)))
+            row = rng.normal(0.0, 0.2, 8)
+            row[0 if ("charged" in text or "refund" in text or "price" in text) else 1] += 1.0
+            rows.append(row)
+        return np.asarray(rows, dtype=np.float32)
+
+
+def test_logreg_head_learns_the_train_labels_and_says_how_sure_it_is(embedding_set):
+    """A head trained on separable embeddings labels every scored item right, with its
+    probability as the confidence, and the same seed trains the same head."""
+    eval_set = load_eval_set(str(embedding_set))
+    scored, neighbours = split_items(eval_set, EvalConfig("tiny-bert", str(embedding_set)))
+
+    answers = [head_answerer(_SeparableTarget(), eval_set, neighbours, 0)(i) for i in scored]
+    again = [head_answerer(_SeparableTarget(), eval_set, neighbours, 0)(i) for i in scored]
+
+    assert (
+        [a["answer"] for a in answers] == [i.reference for i in scored] == ["billing", "technical"]
+    )
+    assert all(a["correct"] and 0.5 < a["confidence"] <= 1.0 for a in answers)
+    assert [a["confidence"] for a in answers] == [a["confidence"] for a in again]
+
+
+def test_logreg_head_run_says_which_classifier_labelled_the_items(tiny_bert, embedding_set):
+    """--classifier logreg-head: the summary names it, items carry a confidence, and recall@k
+    (a nearest-neighbour figure) is not claimed."""
+    config = EvalConfig("tiny-bert", str(embedding_set), classifier="logreg-head")
+    result = run_eval(config, runner=tiny_bert, save=False, progress=False)
+
+    summary = result.summary()
+    assert summary["classifier"] == "logreg-head"
+    assert "recall_at_k" not in summary and "k" not in summary
+    assert result.items["confidence"].between(0.5, 1.0).all()  # 2 labels: the top one is >= 1/2
+
+
+def test_classifier_on_a_chat_set_is_refused_before_loading(no_loading, chat_set):
+    """--classifier applies to embedding sets; on a chat set it is refused, naming the flag."""
+    with pytest.raises(InvalidInputError, match=r"`classifier` \(--classifier\)"):
+        run_eval(
+            EvalConfig("tiny-llama", str(chat_set), classifier="logreg-head"),
+            save=False,
+            progress=False,
+        )
 
 
 # Runs ---------------------------------------------------------------------------------------------

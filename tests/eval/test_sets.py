@@ -13,6 +13,7 @@ import pytest
 from workbench.eval.sets import (
     MAX_ITEMS,
     EvalItem,
+    check_same_items,
     eval_set_from_rows,
     evals_dir,
     list_eval_sets,
@@ -107,6 +108,32 @@ def test_ticket_topics_test_split_is_ticket_routing():
     scored = [(i.input, i.reference) for i in load_eval_set("ticket-topics").scored_items]
     routing = [(i.input, i.reference) for i in load_eval_set("ticket-routing").items]
     assert scored == routing
+
+
+def test_ticket_topics_says_it_scores_the_ticket_routing_items_and_that_holds():
+    """The card's same_items_as names ticket-routing, and the check of that claim passes."""
+    eval_set = load_eval_set("ticket-topics")
+    assert eval_set.same_items_as == "ticket-routing"
+    check_same_items(eval_set)  # raises when the items differ
+
+
+def test_same_items_as_with_other_items_is_refused_naming_the_field(tmp_path):
+    """A user's set claiming to score ticket-routing's items while scoring others is refused:
+    a decision on ticket-routing would read its score as a score on those tickets."""
+    (tmp_path / "mine.toml").write_text(
+        'name = "mine"\ntask = "embeddings"\nscoring = "nearest-neighbour"\n'
+        'k = 1\nsame_items_as = "ticket-routing"\n',
+        encoding="utf-8",
+    )
+    rows = [
+        {"id": "n1", "input": "Refund please.", "reference": "billing", "split": "train"},
+        {"id": "t1", "input": "My card was charged twice.", "reference": "billing"},
+    ]
+    data = tmp_path / "mine.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+    with pytest.raises(InvalidInputError, match=r"field `same_items_as`.*not the same ones"):
+        check_same_items(load_eval_set(data))
 
 
 def test_ticket_topics_card_gives_k():

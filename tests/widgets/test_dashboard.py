@@ -132,7 +132,39 @@ def test_browser_picks_a_model_submits_text_and_sees_the_result(dashboard_url, t
 
 
 @pytest.mark.browser
-def test_browser_compares_local_and_cloud_in_the_third_tab(dashboard_url, tmp_path):
+def test_browser_scores_minilm_with_a_head_in_the_quality_tab(dashboard_url, runs_with_smollm2):
+    """In Chromium: the Quality tab evaluates minilm on 20 ticket-topics items with a trained
+    head and shows the accuracy with its interval, and the run is saved."""
+    from playwright.sync_api import expect
+
+    from workbench import runs
+
+    url, _ = dashboard_url
+    with _dashboard_page(url) as page:
+        expect(page.locator(".wb-status").first).to_contain_text("Loaded minilm")
+        page.get_by_role("tab", name="Quality").click()
+        page.locator(".widget-dropdown:visible", has_text="Set").locator("select").select_option(
+            "ticket-topics"
+        )
+        classifier = page.locator(".widget-dropdown:visible", has_text="Classifier")
+        classifier.locator("select").select_option("logreg-head")
+        limit = page.locator(".widget-inline-hbox:visible", has_text="Limit").locator("input")
+        limit.fill("20")
+        limit.press("Enter")
+        page.get_by_role("button", name="Evaluate").click()
+
+        expect(page.locator(".wb-status:visible").first).to_contain_text("Done: ")
+        expect(page.locator(".wb-answer:visible")).to_contain_text("95% interval")
+        expect(page.get_by_text("labelled by a logistic-regression head")).to_be_visible()
+        expect(page.locator(".wb-error")).to_have_count(0)
+
+    made = [s for s in runs.list_runs(runs_with_smollm2) if s.kind == "eval"]
+    assert [(s.summary["eval_set"], s.summary["items"]) for s in made][-1:] == [
+        ("ticket-topics", 20)
+    ]
+
+
+def test_browser_compares_local_and_cloud_in_the_fourth_tab(dashboard_url, tmp_path):
     """In Chromium: the Local vs cloud tab shows the decision panel; Compare prices the options
     and answers under the decision's one title."""
     from playwright.sync_api import expect

@@ -99,26 +99,43 @@ def test_core_never_imports_widget_libraries():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_dashboard_has_a_quality_tab_with_the_eval_panel():
+    """The third tab is the evaluation panel, on the ticket-routing set; the classifier choice
+    shows only for an embeddings set, where it is passed on to the eval."""
+    from widgets import EvalPanel, workbench_dashboard
+
+    dashboard = workbench_dashboard(default_model="tiny-bert", load_now=False)
+
+    assert dashboard.titles == ("Models", "Benchmark", "Quality", "Local vs cloud", "Federated")
+    panel = dashboard.children[2]
+    assert isinstance(panel, EvalPanel)
+    assert panel.eval_set.value == "ticket-routing"
+    assert panel.classifier.layout.display == "none"
+    panel.eval_set.value = "ticket-topics"
+    panel.classifier.value = "logreg-head"
+    assert panel.classifier.layout.display is None
+    assert panel.config().classifier == "logreg-head"
+
+
 def test_dashboard_has_a_local_vs_cloud_tab_with_the_decision_panel():
-    """The third tab of the dashboard is the decision panel, on the support-chatbot scenario."""
+    """The fourth tab of the dashboard is the decision panel, on the support-chatbot scenario."""
     from widgets import DecisionPanel, workbench_dashboard
 
     dashboard = workbench_dashboard(default_model="tiny-bert", load_now=False)
 
-    assert dashboard.titles == ("Models", "Benchmark", "Local vs cloud", "Federated")
-    panel = dashboard.children[2]
+    panel = dashboard.children[3]
     assert isinstance(panel, DecisionPanel)
     assert panel.scenario.value == "support_chatbot"
     assert "press Compare" in panel.status.value
 
 
 def test_dashboard_has_a_federated_tab_that_runs(tmp_path):
-    """The fourth tab is the federated panel; a small run there fills its per-round table."""
+    """The fifth tab is the federated panel; a small run there fills its per-round table."""
     from widgets import FederatedPanel, workbench_dashboard
     from workbench.federated.config import FedConfig
 
     dashboard = workbench_dashboard(default_model="tiny-bert", load_now=False)
-    panel = dashboard.children[3]
+    panel = dashboard.children[4]
     assert isinstance(panel, FederatedPanel)
     # the panel opens on the documented defaults (the mix spelled out: the catalogue's shares)
     assert panel.config().replace(device_mix={}) == FedConfig()

@@ -6,8 +6,9 @@ found in this order:
 
 1. ``quality`` given in the option, with its ``quality_source`` (a published score, a vendor's
    model card, a score measured elsewhere), as the scenario file states it (kind ``sourced``);
-2. the newest complete ``eval`` run, on the scenario's ``eval_set`` (whole set, not a
-   ``--limit`` sample), of the option's model and variant (fp32's for a variant within the
+2. the newest complete ``eval`` run, on the scenario's ``eval_set`` or a set scoring the same
+   items (its card's ``same_items_as``: ticket-topics scores ticket-routing's tickets with
+   embeddings) (whole set, not a ``--limit`` sample), of the option's model and variant (fp32's for a variant within the
    drift tolerance); ``workbench eval`` records those (kind ``measured`` for a local or API
    option's own model, ``inherited`` for an instance or owned option running the local model,
    or for a variant taking fp32's score);
@@ -79,8 +80,9 @@ def eval_scores(
             continue
         values = summary.summary
         model, score = values.get("model"), values.get("score")
-        if values.get("eval_set") != eval_set or values.get("limit"):
-            continue  # another set, or a sample of it
+        scored = values.get("eval_set")
+        if eval_set not in (scored, values.get("same_items_as")) or values.get("limit"):
+            continue  # another set's items, or a sample of them
         if not model or not isinstance(score, int | float) or not 0 <= score <= 1:
             continue
         variant = str(values.get("variant") or "")
@@ -91,8 +93,11 @@ def eval_scores(
             if isinstance(low, int | float) and isinstance(high, int | float)
             else ""
         )
+        how = scored if scored == eval_set else f"{scored}: the {eval_set} items"
+        if values.get("classifier") == "logreg-head":
+            how += " labelled by a logistic-regression head"
         source = (
-            f"measured: eval run {summary.id} ({eval_set}, {values.get('items', '?')} items"
+            f"measured: eval run {summary.id} ({how}, {values.get('items', '?')} items"
             f"{interval}, {when})"
         )
         found[(str(model), variant)] = (float(score), source)

@@ -27,7 +27,9 @@ from workbench.kit.fields import help_of
 
 #: How many wrong answers the summary shows by default.
 SHOW_WRONG = 5
-_RUN_FLAGS = ("eval_set", "variant", "limit", "max_new_tokens", "k", "seed", "label")
+_RUN_FLAGS = (
+    "eval_set", "variant", "limit", "max_new_tokens", "k", "classifier", "seed", "label",
+)  # fmt: skip
 _ENDPOINT_FLAGS = ("base_url", "model", "api_key_env", "timeout_s", "retries")
 _CARD_FLAGS = ("task", "scoring", "labels", "prompt")
 
@@ -122,7 +124,7 @@ def summary_text(summary: dict[str, Any]) -> str:
     lines = [
         (
             "eval set",
-            f"{summary['eval_set']}: {summary['task']}, {summary['scoring']} scoring, "
+            f"{summary['eval_set']}: {summary['task']}, {_scoring(summary)}, "
             f"{formats.count(n)}{limited or ' items'}",
         ),
         ("target", f"{summary['model']}{variant}{dtype}, {where}"),
@@ -186,6 +188,13 @@ def wrong_text(wrong: Any, limit: int) -> str:
         said = said if len(said) <= 60 else said[:59] + "…"
         lines.append(f"  {row.id}  said {said!r}, expected {row.reference!r}")
     return "\n".join(lines)
+
+
+def _scoring(summary: dict[str, Any]) -> str:
+    """``label scoring``, or for an embedding set the classifier that labelled the items."""
+    if summary.get("classifier") == "logreg-head":
+        return "labelled by a logistic-regression head trained on the train items"
+    return f"{summary['scoring']} scoring"
 
 
 def _range(low: Any, high: Any) -> str:

@@ -24,6 +24,8 @@ from workbench.kit.fields import check_fields, spec
 # The card fields a flag may set (the choices of workbench.eval.sets' TASKS and SCORINGS).
 SET_TASKS = ("chat", "embeddings")
 SET_SCORINGS = ("label", "exact", "number", "nearest-neighbour")
+#: How an embedding set's test items get their label.
+CLASSIFIERS = ("nearest-neighbour", "logreg-head")
 
 #: The variant every other variant is compared with.
 REFERENCE_VARIANT = "fp32"
@@ -79,6 +81,13 @@ class EvalConfig:
         low=1,
         whole=True,
         optional=True,
+    )
+    classifier: str = spec(
+        "nearest-neighbour",
+        help="embedding sets: nearest-neighbour (the label of the closest train item) or "
+        "logreg-head (a logistic-regression head trained on the train items' embeddings, as "
+        "the federated text task trains one)",
+        choices=CLASSIFIERS,
     )
     task: str | None = spec(
         None,
@@ -242,4 +251,4 @@ class EvalConfig:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
-__all__ = ["REFERENCE_VARIANT", "SET_SCORINGS", "SET_TASKS", "EvalConfig", "is_url"]
+__all__ = ["CLASSIFIERS", "REFERENCE_VARIANT", "SET_SCORINGS", "SET_TASKS", "EvalConfig", "is_url"]

@@ -14,6 +14,10 @@ already scored (its status says ``incomplete`` or ``failed``).
   ``test`` item is embedded on its own (its latency) and takes the label of its nearest
   neighbour by cosine similarity (nearest-neighbour accuracy); ``hit_at_k`` says whether its
   label is among the labels of its ``k`` nearest neighbours (recall@k is the share of hits).
+  With ``classifier="logreg-head"`` a logistic-regression head is trained instead on the
+  ``train`` items' embeddings (the federated text task's model and SGD, seeded, so the same
+  embeddings give the same head) and each ``test`` item takes the head's most likely label;
+  the item's ``confidence`` is that label's probability.
 * **Variants**: a variant other than fp32 is compared with fp32 on the same items
   (``agreement_with_fp32``: the share of items whose answers are identical). fp32's answers are
   read from the newest complete fp32 eval run of the same model and set (same set content,
@@ -39,14 +43,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.eval.config import REFERENCE_VARIANT, EvalConfig
+from workbench.eval.config import CLASSIFIERS, REFERENCE_VARIANT, EvalConfig
 from workbench.eval.result import EvalResult
-from workbench.eval.sets import EvalItem, EvalSet, load_eval_set, score_answer
+from workbench.eval.sets import (
+    EvalItem,
+    EvalSet,
+    check_same_items,
+    load_eval_set,
+    score_answer,
+)
 from workbench.eval.targets import EndpointTarget, LocalTarget, Target
 from workbench.kit.errors import InvalidInputError
 
 #: What a set's ``task`` needs of a model.
 MODEL_TASK = {"chat": "text-generation", "embeddings": "embeddings"}
+DEFAULT_CLASSIFIER = CLASSIFIERS[0]
 ItemHook = Callable[[dict[str, Any], int, int], None]
 
 
@@ -98,6 +109,7 @@ def run_eval(
 
     eval_set = load_eval_set(config.eval_set, card=config.card_overrides())
     check_flags_fit(config, eval_set)
+    check_same_items(eval_set)
     scored, neighbours = split_items(eval_set, config)
     plan = _Plan.prepare(config, eval_set, runner, runs_dir, save, progress)
     facts = plan.facts(eval_set)
@@ -182,6 +194,17 @@ def check_flags_fit(config: EvalConfig, eval_set: EvalSet) -> None:
             f"`k` (--k) applies to embeddings sets (recall@k), and {eval_set.name!r} is a "
             f"{eval_set.task} set: drop --k."
         )
+    if not embeddings and config.classifier != DEFAULT_CLASSIFIER:
+        raise InvalidInputError(
+            f"`classifier` (--classifier) applies to embeddings sets, and {eval_set.name!r} is "
+            f"a {eval_set.task} set whose answers are generated: drop --classifier."
+        )
+    if config.classifier == "logreg-head" and config.k is not None:
+        raise InvalidInputError(
+            "`k` (--k) is the k of recall@k over nearest neighbours, and --classifier "
+            "logreg-head labels items with a trained head: drop --k, or use the "
+            "nearest-neighbour classifier."
+        )
 
 
 def items_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -264,6 +287,62 @@ def neighbour_answerer(
     return answer
 
 
+#: The head's training: plain SGD over the train items' unit-length embeddings, as the
+#: federated text task trains its clients (``workbench.federated.learning``), long enough to
+#: converge on a few hundred items.
+HEAD_EPOCHS = 100
+HEAD_BATCH_SIZE = 32
+HEAD_LR = 0.5
+
+
+def head_answerer(
+    target: Target, eval_set: EvalSet, neighbours: list[EvalItem], seed: int
+) -> Callable[[EvalItem], dict[str, Any]]:
+    """A function that embeds one item and answers with the label a logistic-regression head,
+    trained here on the ``train`` items' embeddings, finds most likely.
+
+    The head is trained once, before any item (not counted in any item's latency).
+    """
+    import torch
+
+    from workbench.federated.learning import build_model, train_local
+
+    labels = list(eval_set.labels) or sorted({item.reference for item in neighbours})
+    index = {label: i for i, label in enumerate(labels)}
+    unknown = sorted({item.reference for item in neighbours} - set(index))
+    if unknown:
+        raise InvalidInputError(
+            f"The set {eval_set.name!r} has train items labelled {', '.join(unknown)}, which its "
+            f"card's labels ({', '.join(labels)}) lack: add them to the card's labels."
+        )
+    x = _unit_rows(target.embed([item.input for item in neighbours])).astype(np.float32)
+    y = np.array([index[item.reference] for item in neighbours], dtype=np.int64)
+    head = build_model("logreg", x.shape[1], len(labels), seed=seed)
+    train_local(head, x, y, epochs=HEAD_EPOCHS, batch_size=HEAD_BATCH_SIZE, lr=HEAD_LR, seed=seed)
+    head.eval()
+
+    def answer(item: EvalItem) -> dict[str, Any]:
+        started = time.perf_counter()
+        vector = _unit_rows(target.embed([item.input])).astype(np.float32)
+        with torch.inference_mode():
+            probabilities = torch.softmax(head(torch.from_numpy(vector)), dim=1)[0].numpy()
+        latency_ms = (time.perf_counter() - started) * 1000
+        best = int(np.argmax(probabilities))
+        predicted = labels[best]
+        return {
+            "id": item.id,
+            "input": item.input,
+            "answer": predicted,
+            "reference": item.reference,
+            "correct": bool(score_answer(predicted, item, eval_set)),
+            "latency_ms": latency_ms,
+            "output_tokens": None,
+            "confidence": float(probabilities[best]),
+        }
+
+    return answer
+
+
 def _unit_rows(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float64)
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
@@ -272,6 +351,8 @@ def _unit_rows(vectors: np.ndarray) -> np.ndarray:
 def _label(config: EvalConfig) -> str:
     variant = config.variant_name
     suffix = f" {variant}" if variant and variant != REFERENCE_VARIANT else ""
+    if config.classifier != DEFAULT_CLASSIFIER:
+        suffix += f" {config.classifier}"
     return f"{config.model_name}{suffix} {Path(config.eval_set).stem}"
 
 
@@ -344,6 +425,8 @@ class _Plan:
         self, target: Target, eval_set: EvalSet, neighbours: list[EvalItem], config: EvalConfig
     ) -> Callable[[EvalItem], dict[str, Any]]:
         """How ``target`` answers one item of this set."""
+        if eval_set.task == "embeddings" and config.classifier == "logreg-head":
+            return head_answerer(target, eval_set, neighbours, config.seed)
         if eval_set.task == "embeddings":
             return neighbour_answerer(target, eval_set, neighbours, recall_k(config, eval_set))
         return chat_answerer(target, eval_set, max_new_tokens(config, eval_set))
@@ -384,7 +467,11 @@ class _Plan:
             "limit": config.limit,
             "seed": config.seed,
             "max_new_tokens": max_new_tokens(config, eval_set) if chat else None,
-            "k": None if chat else recall_k(config, eval_set),
+            "k": None
+            if chat or config.classifier != DEFAULT_CLASSIFIER
+            else recall_k(config, eval_set),
+            "classifier": None if chat else config.classifier,
+            "same_items_as": eval_set.same_items_as or None,
             "eval_fingerprint": fingerprint(eval_set),
             "eval_set_as_of": eval_set.as_of or None,
             "dtype": self.dtype,
@@ -464,6 +551,7 @@ def _earlier_fp32(
         "eval_set": eval_set.name,
         "eval_fingerprint": fingerprint(eval_set),
         "max_new_tokens": max_new_tokens(config, eval_set) if chat else None,
+        "classifier": None if chat else config.classifier,
     }
     try:
         summaries = runs.list_runs(runs_dir)
@@ -489,6 +577,7 @@ __all__ = [
     "chat_answerer",
     "check_flags_fit",
     "fingerprint",
+    "head_answerer",
     "items_frame",
     "max_new_tokens",
     "neighbour_answerer",

@@ -31,6 +31,7 @@ FACT_KEYS = (
     "model",
     "variant",
     "eval_set",
+    "same_items_as",
     "target",
     "base_url",
     "task",
@@ -40,6 +41,7 @@ FACT_KEYS = (
     "seed",
     "max_new_tokens",
     "k",
+    "classifier",
     "eval_fingerprint",
     "eval_set_as_of",
     "dtype",
@@ -101,7 +103,8 @@ class EvalResult:
     """A finished (or interrupted) evaluation of one target on one set.
 
     ``items`` has one row per scored item (:data:`ITEM_COLUMNS`, then ``finish_reason`` for
-    chat answers, ``neighbour_id``, ``similarity`` and ``hit_at_k`` for embedding sets, and
+    chat answers, ``neighbour_id``, ``similarity`` and ``hit_at_k`` for embedding sets labelled by nearest
+    neighbour, ``confidence`` for those labelled by a trained head, and
     ``fp32_answer`` and ``agrees_with_fp32`` for a variant other than fp32). ``facts`` holds what
     the harness knew beyond the items (model, set card, timings; see :data:`FACT_KEYS`).
     """

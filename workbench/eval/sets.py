@@ -9,7 +9,9 @@ A set is two files side by side (the shipped ones in ``data/evals/``):
   exact answers and numbers). A CSV has the same columns; an empty cell is an absent field.
 * ``<name>.toml``: the card: ``name``, ``task`` (chat | embeddings), ``scoring`` (label |
   exact | number | nearest-neighbour), ``labels``, ``prompt`` (with ``{input}`` and
-  ``{labels}``), ``max_new_tokens`` (chat), ``k`` (recall@k, embeddings), ``size``, and where
+  ``{labels}``), ``max_new_tokens`` (chat), ``k`` (recall@k, embeddings), ``same_items_as``
+  (another set whose items this set scores, checked by :func:`check_same_items`: an embeddings
+  set scoring a chat set's items, so a decision on that set can use both), ``size``, and where
   the items came from: ``license``, ``source``, ``as_of``, ``how_made``, ``limits``.
 
 Everything is checked before any model is loaded: a malformed row is one paragraph naming the
@@ -74,6 +76,7 @@ CARD_FIELDS = (
     "prompt",
     "max_new_tokens",
     "k",
+    "same_items_as",
     "size",
     "license",
     "source",
@@ -118,6 +121,7 @@ class EvalSet:
     prompt: str = ""
     max_new_tokens: int | None = None
     k: int | None = None
+    same_items_as: str = ""
     size: int = 0
     license: str = ""
     source: str = ""
@@ -158,6 +162,7 @@ class EvalSet:
             "prompt": self.prompt,
             "max_new_tokens": self.max_new_tokens,
             "k": self.k,
+            "same_items_as": self.same_items_as,
             "size": self.size,
             "license": self.license,
             "source": self.source,
@@ -229,6 +234,38 @@ def load_eval_set(name_or_path: str | Path, *, card: Mapping[str, Any] | None = 
     fields.setdefault("name", data_path.stem)
     rows = read_jsonl(data_path) if data_path.suffix == ".jsonl" else read_csv(data_path)
     return _build(fields, rows, data_path=data_path, card_path=card_path, card_where=where)
+
+
+def check_same_items(eval_set: EvalSet) -> None:
+    """Check a set's claim that it scores another set's items (``same_items_as``): the scored
+    items' inputs and references must be that set's, item for item, in any order.
+
+    Raises
+    ------
+    InvalidInputError
+        When the named set cannot be loaded or its items differ (naming the first difference).
+    """
+    other_name = eval_set.same_items_as
+    if not other_name:
+        return
+    where = eval_set.card_path or eval_set.name
+    try:
+        other = load_eval_set(other_name)
+    except InvalidInputError as error:
+        raise InvalidInputError(
+            f"{where}, field `same_items_as`: {other_name!r} cannot be loaded ({error}). Name a "
+            "set `workbench eval --list-sets` lists, or remove the field."
+        ) from None
+    mine = sorted((i.input, i.reference) for i in eval_set.scored_items)
+    theirs = sorted((i.input, i.reference) for i in other.scored_items)
+    if mine != theirs:
+        extra = sorted(set(mine) - set(theirs)) or sorted(set(theirs) - set(mine)) or [("", "")]
+        raise InvalidInputError(
+            f"{where}, field `same_items_as`: the set scores {len(mine)} items and "
+            f"{other_name!r} has {len(theirs)}, not the same ones (e.g. {extra[0][0]!r} labelled "
+            f"{extra[0][1]!r} is in one only). Make the scored items the same, or remove the "
+            "field: a decision would read this set's scores as scores on the other."
+        )
 
 
 def eval_set_from_rows(
@@ -344,6 +381,7 @@ def _build(
         prompt=card["prompt"],
         max_new_tokens=card["max_new_tokens"],
         k=card["k"],
+        same_items_as=card["same_items_as"],
         size=len(items),
         license=card["license"],
         source=card["source"],
@@ -365,7 +403,16 @@ def _check_card(fields: dict[str, Any], where: str) -> dict[str, Any]:
                 f"has {', '.join(CARD_FIELDS)}; rename or remove it."
             )
     card: dict[str, Any] = {}
-    for key in ("name", "prompt", "license", "source", "as_of", "how_made", "limits"):
+    for key in (
+        "name",
+        "prompt",
+        "same_items_as",
+        "license",
+        "source",
+        "as_of",
+        "how_made",
+        "limits",
+    ):
         value = fields.get(key, "")
         if not isinstance(value, str):
             raise _card_error(where, key, value, "text", 'put it in double quotes: key = "..."')
@@ -599,6 +646,7 @@ __all__ = [
     "TASKS",
     "EvalItem",
     "EvalSet",
+    "check_same_items",
     "eval_set_from_rows",
     "evals_dir",
     "first_number",
