@@ -8,7 +8,8 @@ Each request becomes an :class:`Attempt`: whether it succeeded, the HTTP status,
 (one of :data:`ERROR_KINDS`), connection set-up time (new or reused connection, from aiohttp's
 trace hooks), time to first token, end-to-end latency, and output tokens from the server's
 ``usage`` (or counted from the stream's content chunks when the server gives none, and marked so).
-Network errors, bad statuses and malformed bodies are recorded, never raised.
+Network errors, bad statuses and malformed bodies are recorded, never raised. A client made with
+``keep_body=True`` also keeps what a successful non-streamed answer said (``Attempt.body``).
 
 The API key is read from the environment variable named by ``api_key_env``, at the moment the
 client is created; it is sent in the ``Authorization`` header and kept nowhere else: not in the
@@ -22,7 +23,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -70,6 +71,10 @@ class Attempt:
 
     ``ttft_at`` is when the first content token arrived (for a non-streamed answer: when the
     whole body had arrived, since that is when a user sees the first token).
+
+    ``body`` is the parsed JSON of a successful non-streamed answer when the client was made
+    with ``keep_body=True`` (``None`` otherwise): what the endpoint said, for callers that need
+    the answer as well as its cost, such as an eval.
     """
 
     ok: bool
@@ -87,6 +92,7 @@ class Attempt:
     chunks: int = 0
     streamed: bool = False
     retry_after_s: float | None = None
+    body: Any = field(default=None, repr=False, compare=False)
 
     @property
     def latency_ms(self) -> float:
@@ -110,8 +116,9 @@ class Attempt:
         return (self.ended_at - self.ttft_at) * 1000.0 / (self.output_tokens - 1)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain values, the derived times included."""
-        data = asdict(self)
+        """Plain values, the derived times included; ``body`` is left out (it is what the
+        endpoint said, not what the request cost)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "body"}
         data.update(latency_ms=self.latency_ms, ttft_ms=self.ttft_ms, tpot_ms=self.tpot_ms)
         return data
 
@@ -169,6 +176,10 @@ class EndpointClient:
         The endpoint and request.
     max_connections
         Connections kept open at once (more concurrent requests wait for one).
+    keep_body
+        Keep the parsed JSON of each successful non-streamed answer in its
+        :attr:`Attempt.body` (a streamed answer keeps none). Off by default: a load test needs
+        what a request cost, not what it said.
 
     Raises
     ------
@@ -176,8 +187,11 @@ class EndpointClient:
         When ``config.api_key_env`` names an unset variable.
     """
 
-    def __init__(self, config: EndpointConfig, *, max_connections: int = 100) -> None:
+    def __init__(
+        self, config: EndpointConfig, *, max_connections: int = 100, keep_body: bool = False
+    ) -> None:
         self.config = config
+        self.keep_body = keep_body
         self._key = read_api_key(config.api_key_env)
         self._max_connections = max_connections
         self._session: Any = None
@@ -360,6 +374,8 @@ class EndpointClient:
             )
             return
         attempt.ok = True
+        if self.keep_body:
+            attempt.body = body
         usage = body.get("usage")
         _take_usage(attempt, usage)
         if self.config.api == "embeddings":

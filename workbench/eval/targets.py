@@ -10,12 +10,15 @@ Both offer the same two calls, so the harness has one loop for every target:
 
 A local fp32 model and the loopback cloud serving the same model give the same answers, since
 the server runs the same ``generate`` on the same messages.
+
+An endpoint is asked once when its target is made (:meth:`EndpointTarget.check`: a one-token
+answer, or one embedding), so a wrong URL, key, path or model name fails with the client's clear
+error before an eval starts a run.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 from collections.abc import Awaitable, Sequence
@@ -32,6 +35,8 @@ from workbench.kit.errors import WorkbenchError
 T = TypeVar("T")
 #: Texts per embeddings request when the neighbours of an embedding set are embedded.
 EMBED_BATCH = 32
+#: What :meth:`EndpointTarget.check` asks: answered in one token, or embedded once.
+CHECK_PROMPT = "Hello"
 
 
 @dataclass(frozen=True)
@@ -87,27 +92,22 @@ class LocalTarget:
         """Nothing to let go of."""
 
 
-class _AnswerClient(EndpointClient):
-    """An :class:`EndpointClient` that also keeps the body of each answer it read.
+class _EvalClient(EndpointClient):
+    """An :class:`EndpointClient` that embeds the eval's own texts (the measuring client sends
+    its one prompt ``embedding_inputs`` times).
 
-    The measuring client records what a request cost, not what it said; an eval needs the
-    answer. Only non-streamed requests are sent, so every answer passes through ``_parse_body``.
+    It is made with ``keep_body=True``: the measuring client records what a request cost, and
+    an eval needs what the answer said as well (``Attempt.body``).
     """
 
-    body: Any = None
     texts: list[str] | None = None
 
     def payload(self) -> dict[str, Any]:
+        """The measuring client's body, with ``texts`` as the input of an embeddings request."""
         body = super().payload()
         if self.config.api == "embeddings" and self.texts is not None:
             body["input"] = list(self.texts)
         return body
-
-    def _parse_body(self, attempt: Attempt, text: str) -> None:
-        self.body = None
-        super()._parse_body(attempt, text)
-        if attempt.ok:
-            self.body = json.loads(text)
 
 
 class _LoopThread:
@@ -137,16 +137,20 @@ class EndpointTarget:
         The eval config (base URL, model, key variable, timeout, retries).
     task
         ``"text-generation"`` (chat completions) or ``"embeddings"``.
+    check
+        Ask the endpoint once now (see :meth:`check`), so a bad URL, key or model fails here.
 
     Raises
     ------
     MissingApiKeyError
         When ``config.api_key_env`` names an unset variable (before any request).
+    EndpointError
+        When the check fails (the message names the URL and the fix).
     """
 
     kind = "endpoint"
 
-    def __init__(self, config: EvalConfig, task: str) -> None:
+    def __init__(self, config: EvalConfig, task: str, *, check: bool = True) -> None:
         self.task = task
         self.retries = config.retries
         self.endpoint = EndpointConfig(
@@ -158,16 +162,33 @@ class EndpointTarget:
             temperature=0.0,
             timeout_s=config.timeout_s,
         )
-        self._client = _AnswerClient(self.endpoint, max_connections=1)
+        self._client = _EvalClient(self.endpoint, max_connections=1, keep_body=True)
         self._loop = _LoopThread()
         try:
             self._loop.run(self._client.__aenter__())
+            if check:
+                self.check()
         except BaseException:
-            self._loop.close()
+            self.close()
             raise
 
     def __repr__(self) -> str:
         return f"<EndpointTarget {self.endpoint.url} model={self.endpoint.model}>"
+
+    def check(self) -> None:
+        """Ask the endpoint for the smallest answer of the target's task: :data:`CHECK_PROMPT`
+        answered in one token, or embedded once (retried as items are).
+
+        Raises
+        ------
+        EndpointError
+            When the endpoint cannot answer: unreachable, a refused key, a wrong path or model
+            name, or an answer that is not OpenAI-shaped (the message names the URL and the fix).
+        """
+        if self.task == "embeddings":
+            self.embed([CHECK_PROMPT])
+        else:
+            self.generate(CHECK_PROMPT, max_new_tokens=1)
 
     def generate(self, prompt: str, max_new_tokens: int) -> Reply:
         """A non-streamed chat completion at temperature 0 (greedy) and ``max_tokens``."""
@@ -202,7 +223,7 @@ class EndpointTarget:
         for attempt_number in range(self.retries + 1):
             attempt = self._loop.run(self._client.request())
             if attempt.ok:
-                return self._client.body, attempt
+                return attempt.body, attempt
             if attempt.error_kind not in RETRYABLE or attempt_number == self.retries:
                 break
             wait = attempt.retry_after_s
@@ -227,4 +248,4 @@ def _vector(value: Any) -> np.ndarray:
     return np.asarray(value, dtype=np.float32)
 
 
-__all__ = ["EMBED_BATCH", "EndpointTarget", "LocalTarget", "Reply", "Target"]
+__all__ = ["CHECK_PROMPT", "EMBED_BATCH", "EndpointTarget", "LocalTarget", "Reply", "Target"]

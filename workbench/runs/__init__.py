@@ -11,7 +11,7 @@ the public surface.
 
 from __future__ import annotations
 
-from workbench.runs.compare import compare_runs
+from workbench.runs.compare import compare_items, compare_runs
 from workbench.runs.config import RUN_FILE, RUNS_DIR_ENV, resolve_runs_dir
 from workbench.runs.credentials import CREDENTIAL_NAME, credential_in, refuse_credentials
 from workbench.runs.environment import environment
@@ -37,6 +37,7 @@ __all__ = [
     "RunSummary",
     "check_can_record",
     "check_runs_dir",
+    "compare_items",
     "compare_runs",
     "credential_in",
     "environment",

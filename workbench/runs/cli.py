@@ -1,4 +1,11 @@
-"""``workbench runs``: list, show and compare saved runs."""
+"""``workbench runs``: list, show and compare saved runs.
+
+::
+
+    workbench runs compare ID ID                  # bench runs: their points, stacked
+    workbench runs compare ID ID                  # eval runs: each item's answers side by side
+    workbench runs compare ID ID --table items --stacked
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,11 @@ import argparse
 import json
 from typing import Any
 
+from workbench.kit import formats
 from workbench.kit.cli import json_ready, print_json
+
+#: Characters of an answer shown in a side-by-side table (the JSON keeps them whole).
+ANSWER_CHARS = 40
 
 
 def add_parser(commands: Any) -> None:
@@ -22,7 +33,17 @@ def add_parser(commands: Any) -> None:
             sub.add_argument("run_id")
         if verb == "compare":
             sub.add_argument("run_ids", nargs="+")
-            sub.add_argument("--table", default="points", help="which table to compare")
+            sub.add_argument(
+                "--table",
+                help="which table to compare (default: points when every run has it, else the "
+                "first table they all have, e.g. an eval's items)",
+            )
+            sub.add_argument(
+                "--stacked",
+                action="store_true",
+                help="stack the runs' rows even for per-item answers (an eval's items), which "
+                "are otherwise shown side by side per item id",
+            )
         sub.add_argument("--runs-dir", help="where runs are saved (default ./runs)")
         sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
         sub.set_defaults(handler=globals()[f"_runs_{verb}"])
@@ -55,13 +76,74 @@ def _runs_show(args: argparse.Namespace) -> None:
 
 
 def _runs_compare(args: argparse.Namespace) -> None:
-    from workbench.runs import compare_runs
+    from workbench.runs.compare import (
+        compare_items,
+        compare_runs,
+        holds_item_answers,
+        load_runs,
+        shared_table,
+    )
 
-    table = compare_runs(args.run_ids, table=args.table, runs_dir=args.runs_dir)
+    runs = load_runs(args.run_ids, args.runs_dir)
+    name = shared_table(runs, args.table)
+    if holds_item_answers(runs, name) and not args.stacked:
+        comparison = compare_items(runs, name)
+        if args.json:
+            print_json(json_ready(comparison.to_dict()))
+        else:
+            print(items_text(comparison))
+        return
+    table = compare_runs(runs, table=name)
     if args.json:
         print_json(json_ready(table.to_dict("records")))
     else:
         print(table.round(3).to_string(index=False))
+
+
+def items_text(comparison: Any) -> str:
+    """An :class:`~workbench.runs.compare.ItemComparison` for the terminal: the runs with their
+    accuracy, who got how many items right, then the items (split ones first)."""
+    runs = comparison.runs.copy()
+    runs["accuracy"] = runs["accuracy"].map(formats.percent)
+    letters = comparison.letters
+    counts = comparison.right_in_counts()
+    if len(letters) == 2:
+        a, b = letters
+        tally = (
+            f"right in {a} only: {_items(counts[a])}; in {b} only: {_items(counts[b])}; "
+            f"in both: {_items(counts['all'])}; in neither: {_items(counts['none'])}"
+        )
+    else:
+        some = sum(n for key, n in counts.items() if key not in ("all", "none"))
+        tally = (
+            f"right in all runs: {_items(counts['all'])}; in none: {_items(counts['none'])}; in "
+            f"some: {_items(some)} (right_in names the runs)"
+        )
+    items = comparison.items.copy()
+    for letter in letters:
+        items[f"answer_{letter}"] = items[f"answer_{letter}"].map(_short)
+    return "\n".join(
+        [
+            f"table {comparison.table!r} of {len(letters)} runs, side by side per item id:",
+            runs.to_string(index=False),
+            "",
+            tally,
+            "",
+            items.to_string(index=False),
+        ]
+    )
+
+
+def _items(count: int) -> str:
+    return f"{count} item" if count == 1 else f"{count} items"
+
+
+def _short(answer: Any) -> Any:
+    """One line of at most :data:`ANSWER_CHARS` characters (a missing answer stays missing)."""
+    if not isinstance(answer, str):
+        return answer
+    flat = " ".join(answer.split())
+    return flat if len(flat) <= ANSWER_CHARS else flat[: ANSWER_CHARS - 1] + "…"
 
 
 def points_table(points: Any) -> Any:
