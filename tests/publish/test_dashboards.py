@@ -142,6 +142,41 @@ def test_decision_dashboard_in_chromium_redraws_when_the_volume_slider_moves(
 
 
 @pytest.mark.browser
+def test_decision_dashboard_in_chromium_rules_out_options_below_the_quality_floor(
+    decision_served,
+):
+    """The options table shows each quality with its kind (sourced: the hosted models' published
+    MMLU); dragging the Quality floor to the top rules out the options whose known quality is
+    below it, with the reason, and the recommendation moves off them."""
+    from playwright.sync_api import expect
+
+    with LoopbackBrowser() as browser:
+        page = browser.page(decision_served["url"], height=3800)
+        dashboard = page.locator(".wb-decision-dashboard")
+        expect(dashboard).to_contain_text("Move the workload sliders")  # loaded
+        options = dashboard.locator("table.wb-card").first
+        groq = options.locator("tr", has_text="Llama 3.1 8B on Groq")
+        expect(groq).to_contain_text("sourced")
+        expect(groq).not_to_contain_text("below the floor")
+
+        handle = page.locator(".widget-hslider", has_text="Quality floor").locator(".noUi-handle")
+        expect(handle).to_be_visible()
+        box = handle.bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 2000, box["y"] + box["height"] / 2, steps=8)  # to 100%
+        page.mouse.up()
+
+        expect(groq).to_contain_text("quality 69% is below the floor 100%")
+        gpt = options.locator("tr", has_text="OpenAI gpt-4o-mini")
+        expect(gpt).to_contain_text("quality 82% is below the floor 100%")
+        expect(dashboard.locator(".wb-answer")).not_to_contain_text("on Llama 3.1 8B on Groq")
+        expect(page.locator(".wb-error")).to_have_count(0)
+
+    assert browser.elsewhere() == []
+
+
+@pytest.mark.browser
 @pytest.mark.parametrize("width", [1280, 1920])
 def test_decision_dashboard_charts_fit_their_containers_under_one_title(decision_served, width):
     """At 1280 and 1920 pixels wide every chart is drawn inside its container and the window
