@@ -32,18 +32,20 @@ $(STAMP): pyproject.toml
 # Voila starts the kernel in notebooks/dashboards/, so the runs dir is exported as an absolute path.
 dashboard: $(STAMP)
 	@echo "Serving the decision dashboard at http://$(HOST):$(PORT)/ (Ctrl-C stops it); a first start makes sample runs (about a minute)"
-	JUPYTER_PATH=$(CURDIR)/workbench/publish/share/jupyter $(BIN)/voila notebooks/dashboards/decision.ipynb \
+	JUPYTER_PATH=$(CURDIR)/workbench/publish/share/jupyter $(BIN)/python -m workbench.publish.guard notebooks/dashboards/decision.ipynb \
 		--template=workbench-offline --no-browser --Voila.ip=$(HOST) --port=$(PORT) \
 		--VoilaExecutor.startup_timeout=180 \
-		--MappingKernelManager.cull_interval=60 --MappingKernelManager.cull_idle_timeout=900
+		--MappingKernelManager.cull_interval=10 --MappingKernelManager.cull_idle_timeout=60 \
+		--MappingKernelManager.cull_connected=False
 
 # Every panel in one tabbed page (models, benchmark, local vs cloud, federated).
 dashboard-all: $(STAMP)
 	@echo "Serving the workbench dashboard at http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
-	JUPYTER_PATH=$(CURDIR)/workbench/publish/share/jupyter $(BIN)/voila notebooks/dashboard.ipynb \
+	JUPYTER_PATH=$(CURDIR)/workbench/publish/share/jupyter $(BIN)/python -m workbench.publish.guard notebooks/dashboard.ipynb \
 		--template=workbench-offline --no-browser --Voila.ip=$(HOST) --port=$(PORT) \
 		--VoilaExecutor.startup_timeout=180 \
-		--MappingKernelManager.cull_interval=60 --MappingKernelManager.cull_idle_timeout=900
+		--MappingKernelManager.cull_interval=10 --MappingKernelManager.cull_idle_timeout=60 \
+		--MappingKernelManager.cull_connected=False
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ip=$(HOST) notebooks/

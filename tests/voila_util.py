@@ -18,9 +18,10 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urljoin, urlparse
 
 import nbformat
 import pytest
@@ -70,6 +71,23 @@ def serving(
 
     ``env`` (default: this process's) gets the offline Voila template added to its JUPYTER_PATH.
     """
+    with running_server(command, cwd, port, log, env) as server:
+        yield server.url
+
+
+@dataclass
+class Server:
+    """A server started by :func:`running_server`: its base URL and its process."""
+
+    url: str
+    process: subprocess.Popen
+
+
+@contextlib.contextmanager
+def running_server(
+    command: list[str], cwd: Path, port: int, log: Path, env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """As :func:`serving`, yielding the process too (its own session, stopped as a group)."""
     with log.open("w") as sink:
         server = subprocess.Popen(
             command,
@@ -89,7 +107,7 @@ def serving(
                 if server.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"the server did not start; its log:\n{log.read_text()}")
                 time.sleep(0.3)
-        yield f"http://127.0.0.1:{port}/"
+        yield Server(f"http://127.0.0.1:{port}/", server)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGTERM)
@@ -107,6 +125,59 @@ def serve_published(app: Path, log: Path) -> Iterator[str]:
     command = [sys.executable, "-m", "workbench.cli", "serve", str(app), "--port", str(port)]
     with serving(command, app.parent, port, log) as url:
         yield url
+
+
+@contextlib.contextmanager
+def serve_published_server(
+    app: Path, log: Path, *flags: str, env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """``workbench serve APP FLAGS...`` on a free port, yielding its URL and its process."""
+    port = free_port()
+    command = [sys.executable, "-m", "workbench.cli", "serve", str(app), "--port", str(port)]
+    with running_server([*command, *flags], app.parent, port, log, env) as server:
+        yield server
+
+
+def process_tree(pid: int) -> list[Any]:
+    """The process ``pid`` and every process below it (psutil processes; none if it is gone)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """The resident memory of ``pid`` and its descendants together, in bytes."""
+    import psutil
+
+    total = 0
+    for process in process_tree(pid):
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            total += process.memory_info().rss
+    return total
+
+
+def kernel_processes(pid: int) -> list[Any]:
+    """The Jupyter kernels running below ``pid``."""
+    import psutil
+
+    kernels = []
+    for process in process_tree(pid)[1:]:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            if any("ipykernel" in part for part in process.cmdline()):
+                kernels.append(process)
+    return kernels
+
+
+def health(url: str, timeout_s: float = 5) -> dict[str, Any]:
+    """What ``GET /health`` of a guarded server answers (status, kernels, max_kernels)."""
+    import json
+
+    with urllib.request.urlopen(urljoin(url, "health"), timeout=timeout_s) as response:
+        return json.loads(response.read())
 
 
 @contextlib.contextmanager

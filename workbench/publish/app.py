@@ -428,7 +428,7 @@ dashboard and `workbench decide`):
   Paths of the machine that published it are written as `<repo>` (the workbench's folder),
   `~` (the home folder) or `runs`.
 - `{CONFIG_FILE}`: Voilà's settings: code hidden, error details hidden, idle sessions closed
-  after {CULL_IDLE_TIMEOUT_S // 60} minutes, only the runs' files downloadable, and the
+  after {CULL_IDLE_TIMEOUT_S} s without a connected page, only the runs' files downloadable, and the
   `{OFFLINE_TEMPLATE}` page template that the workbench ships.
 """
 

@@ -94,6 +94,7 @@ def _serve(args: argparse.Namespace) -> None:
         token=settings.token,
         open_browser=settings.open_browser,
         preheat=settings.preheat,
+        max_kernels=settings.max_kernels,
     )
     if status != 0:
         raise ServeError(

@@ -34,9 +34,17 @@ README_FILE = "README.md"
 # Serving
 HOST = "127.0.0.1"  # never another interface: a published folder is served to this machine only
 DEFAULT_PORT = 8866  # Voilà's own default
-CULL_INTERVAL_S = 60
-CULL_IDLE_TIMEOUT_S = 900
+# A kernel no page is connected to (a link preview, a crawler, a tab that lost its connection)
+# is shut down after this much idle time; a closed tab releases its kernel at once.
+CULL_INTERVAL_S = 10
+CULL_IDLE_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 30  # Voilà's time to shut its kernels down after SIGTERM
+# A kernel of the decision dashboard holds about 450 MB; 16 of them stay well within 12 GB.
+MAX_KERNELS = 16
+RETRY_AFTER_S = 20  # how long a visitor beyond MAX_KERNELS is asked to wait
+HEALTH_PATH = "/health"  # answers without the token and without starting a kernel
+PARENT_POLL_S = 1.0  # how often the guarded Voilà checks that its parent process is alive
+GUARD_MODULE = "workbench.publish.guard"  # Voilà with the guards: python -m GUARD_MODULE
 # Only the runs' own files may be fetched from the page; notebooks, code and config never.
 FILE_ALLOWLIST = [r"runs/[^/]+/run\.json", r"runs/[^/]+/[a-z0-9_]+\.csv"]
 FILE_DENYLIST = [r".*\.(ipynb|py)", r"(.*/)?\..*"]
@@ -61,6 +69,14 @@ class ServeSettings:
         False,
         help="keep a kernel that has already run the dashboard ready for the next visitor",
     )
+    max_kernels: int = spec(
+        MAX_KERNELS,
+        help="the most visitors served at once (a kernel each, about 450 MB for the decision "
+        "dashboard); the next ones get a 'busy, retry in N s' page",
+        low=1,
+        high=1000,
+        whole=True,
+    )
 
     def __post_init__(self) -> None:
         check_fields(self, owner="workbench serve")
@@ -81,9 +97,11 @@ __all__ = [
     "DASHBOARDS_DIR",
     "DEFAULT_PORT",
     "FALLBACK_DASHBOARD",
+    "HEALTH_PATH",
     "HOST",
     "JUPYTER_DATA_DIR",
     "KIND_DASHBOARDS",
+    "MAX_KERNELS",
     "NOTEBOOK",
     "OFFLINE_TEMPLATE",
     "RUNS_FOLDER",

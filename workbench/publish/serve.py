@@ -6,10 +6,18 @@ drops both, since Voilà's own bundle already carries the icons. Voilà finds it
 :data:`~workbench.publish.config.JUPYTER_DATA_DIR` is on ``JUPYTER_PATH``;
 :func:`voila_environment` and :data:`~workbench.publish.config.OFFLINE_TEMPLATE` give what any
 Voilà command line needs.
+
+Voilà runs as ``python -m workbench.publish.guard`` (:mod:`workbench.publish.guard`): Voilà with
+kernel channels refused to clients that do not speak protocol v1, the token asked on every route,
+a cap on kernels with a "busy" page beyond it, ``/health``, and the ``_xsrf`` cookie that lets a
+closed tab release its kernel. It is started with a parent-death signal, so ``workbench serve``
+killed with -9 takes Voilà (and through it its kernels) with it.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import errno
 import json
 import os
@@ -23,9 +31,13 @@ from typing import Any
 
 from workbench.publish.config import (
     CONFIG_FILE,
+    CULL_IDLE_TIMEOUT_S,
+    CULL_INTERVAL_S,
     DEFAULT_PORT,
+    GUARD_MODULE,
     HOST,
     JUPYTER_DATA_DIR,
+    MAX_KERNELS,
     NOTEBOOK,
     OFFLINE_TEMPLATE,
     RUNS_FOLDER,
@@ -54,23 +66,30 @@ def voila_command(
     open_browser: bool = False,
     config_dir: str | os.PathLike[str] | None = None,
     preheat: bool = False,
+    max_kernels: int = MAX_KERNELS,
 ) -> list[str]:
-    """The Voilà command line that serves a published folder (run it with the folder as cwd).
+    """The guarded Voilà command line that serves a published folder (run it in the folder).
 
     ``config_dir`` is an extra folder searched first for ``voila.json``: :func:`serve` puts a
     token there, so that it does not show on Voilà's command line. ``preheat`` keeps one kernel
     that has already run the notebook waiting for the next visitor (a published notebook's
     parameters are bound in the file, so a preheated kernel shows the same page).
+    ``max_kernels`` caps the kernels serving pages; the culling flags repeat the folder's
+    ``voila.json`` so that a folder published by an older workbench is culled as quickly.
     """
     command = [
         sys.executable,
         "-m",
-        "voila",
+        GUARD_MODULE,
         NOTEBOOK,
         f"--Voila.ip={HOST}",
         f"--port={port}",
         "--Voila.port_retries=0",
         f"--template={OFFLINE_TEMPLATE}",
+        f"--GuardedVoila.max_kernels={max_kernels}",
+        f"--MappingKernelManager.cull_interval={CULL_INTERVAL_S}",
+        f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_TIMEOUT_S}",
+        "--MappingKernelManager.cull_connected=False",
     ]
     command.append("--Voila.open_browser=True" if open_browser else "--no-browser")
     if preheat:
@@ -90,6 +109,7 @@ def serve(
     token: str | None = None,
     open_browser: bool = False,
     preheat: bool = False,
+    max_kernels: int = MAX_KERNELS,
 ) -> int:
     """Serve a published folder with Voilà on 127.0.0.1 until Ctrl-C (or SIGTERM).
 
@@ -100,12 +120,15 @@ def serve(
     port
         The port; ``None`` means 8866.
     token
-        When given, every visitor must add ``?token=TOKEN`` to the address.
+        When given, every visitor must add ``?token=TOKEN`` to the address (once: a cookie
+        keeps it); every route but the login page and ``/health`` refuses requests without it.
     open_browser
         Open the page in the default browser.
     preheat
         Run the notebook ahead in a waiting kernel, so the first visitor does not wait for it
         (see ``benchmarks/bench_dashboards.py`` for the difference).
+    max_kernels
+        The most visitors served at once; the next ones get a "busy, retry in N s" page.
 
     Returns
     -------
@@ -123,7 +146,12 @@ def serve(
     with tempfile.TemporaryDirectory(prefix="workbench-serve-") as private:
         config_dir = _token_config(Path(private), token) if token else None
         command = voila_command(
-            app, port=port, open_browser=open_browser, config_dir=config_dir, preheat=preheat
+            app,
+            port=port,
+            open_browser=open_browser,
+            config_dir=config_dir,
+            preheat=preheat,
+            max_kernels=max_kernels,
         )
         note = " (add ?token=YOUR_TOKEN)" if token else ""
         print(f"Serving {app.name} at http://{HOST}:{port}/{note}; Ctrl-C stops it.", flush=True)
@@ -138,7 +166,9 @@ def _token_config(folder: Path, token: str) -> Path:
 
 def _run_until_stopped(command: list[str], app: Path) -> int:
     """Run Voilà in ``app`` until it exits or Ctrl-C (or SIGTERM) stops it; its exit status."""
-    process = subprocess.Popen(command, cwd=app, env=voila_environment())
+    process = subprocess.Popen(
+        command, cwd=app, env=voila_environment(), preexec_fn=_dies_with(os.getpid())
+    )
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         return process.wait()
@@ -156,6 +186,27 @@ def _run_until_stopped(command: list[str], app: Path) -> int:
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
+
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _dies_with(parent_pid: int) -> Any:
+    """A ``preexec_fn`` after which the child gets SIGTERM when ``parent_pid`` dies (Linux).
+
+    Voilà shuts its kernels down on SIGTERM; the guard also exits if that hangs. Elsewhere (no
+    prctl) the guard's own parent watch is what stops it.
+    """
+    libc_name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(libc_name, use_errno=True) if libc_name else None
+
+    def set_parent_death_signal() -> None:
+        if libc is not None and hasattr(libc, "prctl"):
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent_pid:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return set_parent_death_signal
 
 
 def published_app(app_dir: str | os.PathLike[str]) -> Path:

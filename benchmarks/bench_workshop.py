@@ -1,0 +1,310 @@
+"""A workshop's load on the published decision dashboard: viewers arriving over a minute.
+
+A sample benchmark (tiny-llama unless ``--sample-model``) is published with the decision
+dashboard and served with ``workbench serve`` on 127.0.0.1. ``--viewers`` headless Chromium pages
+(one browser, a context each) arrive evenly over ``--arrival-s`` seconds; each waits for its first
+widget, presses the right arrow on the Requests / month slider, waits for the options to be
+repriced, and leaves (closing the tab as a person does, so the page's shutdown request is sent).
+A visitor beyond the server's kernel cap sees the "busy" page, which reloads itself; its wait
+counts in its time to first widget.
+
+Printed beside each target (issue 13, on 2 cores / 24 GB):
+
+- viewers that got their first widget (target: every viewer);
+- p50 / p95 time from arriving to the first widget (target: p95 <= 20 s);
+- peak resident memory of the server's process tree, Voilà and its kernels (target: <= 12 GB);
+- seconds from the last viewer leaving until no kernel is left (target: <= 120 s);
+- error banners shown (target: 0).
+
+Run with ``python benchmarks/bench_workshop.py`` (30 viewers, several minutes on 2 cores);
+``--viewers 3`` for a quick check. ``--help`` for the other options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from _report import print_machine
+
+from workbench import publish
+from workbench.publish.config import MAX_KERNELS
+from workbench.samples.runs import SampleSettings, ensure_sample_runs
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LOADED_TEXT = "Move the workload sliders"
+ERROR_BANNER = "There was an error when executing cell"
+FIRST_WIDGET = ".jupyter-widgets"
+VIEWER_TIMEOUT_S = 300
+RELEASE_TIMEOUT_S = 300
+
+TARGET_P95_FIRST_WIDGET_S = 20.0
+TARGET_PEAK_MEMORY_GB = 12.0
+TARGET_RELEASE_S = 120.0
+
+
+@dataclass
+class Viewer:
+    """What one viewer saw."""
+
+    index: int
+    first_widget_s: float | None = None
+    loaded_s: float | None = None
+    slider_moved: bool = False
+    busy_pages: int = 0
+    error_banners: int = 0
+    error: str = ""
+
+
+@dataclass
+class MemoryWatch:
+    """Samples the resident memory of a process tree on a thread; keeps the peak."""
+
+    pid: int
+    peak_bytes: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def __enter__(self) -> MemoryWatch:
+        threading.Thread(target=self._run, daemon=True).start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self.peak_bytes = max(self.peak_bytes, tree_rss_bytes(self.pid))
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """Resident memory of ``pid`` and its descendants, in bytes."""
+    import psutil
+
+    total = 0
+    try:
+        processes = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            total += process.memory_info().rss
+    return total
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def kernels(url: str) -> int:
+    """Kernels serving pages, as the server's /health counts them."""
+    with urllib.request.urlopen(url + "health", timeout=10) as response:
+        return json.loads(response.read())["kernels"]
+
+
+def start_server(app: Path, port: int, flags: list[str], log: Path) -> subprocess.Popen:
+    command = [sys.executable, "-m", "workbench.cli", "serve", str(app), "--port", str(port)]
+    server = subprocess.Popen(
+        [*command, *flags],
+        cwd=app.parent,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            kernels(f"http://127.0.0.1:{port}/")
+            return server
+        except OSError:
+            if server.poll() is not None:
+                break
+            time.sleep(0.5)
+    raise SystemExit(f"workbench serve did not start; its log:\n{log.read_text()}")
+
+
+async def view(browser, url: str, viewer: Viewer) -> None:
+    """One viewer: open the page, wait for the first widget, move the slider, leave."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 2400})
+    page = await context.new_page()
+    page.set_default_timeout(VIEWER_TIMEOUT_S * 1000)
+
+    def on_response(response) -> None:
+        if response.request.resource_type == "document" and response.status == 503:
+            viewer.busy_pages += 1
+
+    page.on("response", on_response)
+    start = time.monotonic()
+    try:
+        await page.goto(url, wait_until="commit")
+        await page.wait_for_selector(FIRST_WIDGET, state="attached")
+        viewer.first_widget_s = time.monotonic() - start
+        dashboard = page.locator(".wb-decision-dashboard")
+        await dashboard.get_by_text(LOADED_TEXT).first.wait_for()
+        viewer.loaded_s = time.monotonic() - start
+        options = dashboard.locator("table.wb-card").first
+        before = await options.inner_text()
+        handle = page.locator(".widget-hslider", has_text="Requests / month").locator(
+            ".noUi-handle"
+        )
+        await handle.focus()
+        await page.keyboard.press("ArrowRight")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and await options.inner_text() == before:
+            await asyncio.sleep(0.2)
+        viewer.slider_moved = await options.inner_text() != before
+        text = await page.locator("body").inner_text()
+        viewer.error_banners = text.count(ERROR_BANNER) + await page.locator(".wb-error").count()
+    except Exception as exc:  # a viewer that timed out is reported, not fatal
+        viewer.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+    finally:
+        await page.close(run_before_unload=True)  # as a tab closes: the shutdown request goes
+        await asyncio.sleep(1)  # let the beacon leave before the context goes
+        await context.close()
+
+
+async def workshop(url: str, viewers: int, arrival_s: float) -> list[Viewer]:
+    from playwright.async_api import async_playwright
+
+    seen = [Viewer(i) for i in range(viewers)]
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        gap = arrival_s / max(viewers - 1, 1)
+
+        async def arrive(viewer: Viewer) -> None:
+            await asyncio.sleep(viewer.index * gap)
+            await view(browser, url, viewer)
+
+        await asyncio.gather(*(arrive(v) for v in seen))
+        await browser.close()
+    return seen
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    return statistics.quantiles(ordered, n=100, method="inclusive")[q - 1]
+
+
+def report(seen: list[Viewer], peak_bytes: int, release_s: float | None) -> None:
+    firsts = [v.first_widget_s for v in seen if v.first_widget_s is not None]
+    got = len(firsts)
+    banners = sum(v.error_banners for v in seen)
+    busy = sum(v.busy_pages for v in seen)
+    moved = sum(v.slider_moved for v in seen)
+
+    def mark(ok: bool) -> str:
+        return "met" if ok else "MISSED"
+
+    print(f"\n{len(seen)} viewers (measured here; {busy} busy pages shown on the way)")
+    print(f"{'figure':<44}{'measured':>16}  {'target':<14}")
+    rows = [
+        ("viewers that got their first widget", f"{got} / {len(seen)}", "every viewer",
+         got == len(seen)),
+    ]  # fmt: skip
+    if firsts:
+        p50, p95 = percentile(firsts, 50), percentile(firsts, 95)
+        rows.append(
+            (f"first widget p50 / p95 (n={got})", f"{p50:.1f} s / {p95:.1f} s",
+             f"p95 <= {TARGET_P95_FIRST_WIDGET_S:.0f} s", p95 <= TARGET_P95_FIRST_WIDGET_S)
+        )  # fmt: skip
+    peak_gb = peak_bytes / 1e9
+    rows += [
+        ("peak memory, Voila and its kernels", f"{peak_gb:.2f} GB",
+         f"<= {TARGET_PEAK_MEMORY_GB:.0f} GB", peak_gb <= TARGET_PEAK_MEMORY_GB),
+        ("kernels released after the last viewer left",
+         "not within 300 s" if release_s is None else f"{release_s:.1f} s",
+         f"<= {TARGET_RELEASE_S:.0f} s", release_s is not None and release_s <= TARGET_RELEASE_S),
+        ("error banners", f"{banners}", "0", banners == 0),
+    ]  # fmt: skip
+    for name, value, target, ok in rows:
+        print(f"{name:<44}{value:>16}  {target:<14}{mark(ok)}")
+    print(f"viewers whose slider repriced the options: {moved} / {len(seen)}")
+    for viewer in seen:
+        if viewer.error:
+            print(f"  viewer {viewer.index}: {viewer.error}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--viewers", type=int, default=30, help="viewers (default 30)")
+    parser.add_argument(
+        "--arrival-s", type=float, default=60.0, help="they arrive evenly over this (default 60)"
+    )
+    parser.add_argument(
+        "--max-kernels", type=int, default=MAX_KERNELS, help="workbench serve --max-kernels"
+    )
+    parser.add_argument("--preheat", action="store_true", help="workbench serve --preheat")
+    parser.add_argument(
+        "--sample-model", default="tiny-llama", help="the model of the sample benchmark"
+    )
+    args = parser.parse_args()
+    if args.viewers < 1:
+        parser.error(f"--viewers must be >= 1, got {args.viewers}")
+    if CHROMIUM is None:
+        raise SystemExit("chromium is not installed: apt-get install chromium")
+
+    print_machine()
+    with tempfile.TemporaryDirectory(prefix="bench-workshop-") as tmp:
+        work = Path(tmp)
+        settings = SampleSettings.for_model(args.sample_model)
+        ids = ensure_sample_runs(work / "runs", kinds=("bench",), settings=settings)
+        app = publish.publish(list(ids), work / "app", runs_dir=work / "runs")
+        port = free_port()
+        url = f"http://127.0.0.1:{port}/"
+        flags = ["--max-kernels", str(args.max_kernels), *(["--preheat"] if args.preheat else [])]
+        print(
+            f"serving the decision dashboard with workbench serve {' '.join(flags)}; "
+            f"{args.viewers} viewers over {args.arrival_s:.0f} s"
+        )
+        server = start_server(app, port, flags, work / "serve.log")
+        try:
+            with MemoryWatch(server.pid) as memory:
+                seen = asyncio.run(workshop(url, args.viewers, args.arrival_s))
+                left_at = time.monotonic()
+                release_s = None
+                while time.monotonic() - left_at < RELEASE_TIMEOUT_S:
+                    if kernels(url) == 0:
+                        release_s = time.monotonic() - left_at
+                        break
+                    time.sleep(0.5)
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+        report(seen, memory.peak_bytes, release_s)
+
+
+if __name__ == "__main__":
+    main()
