@@ -140,3 +140,15 @@ def test_a_target_made_without_the_check_sends_nothing(chat_set, closed_url):
             target.check()
     finally:
         target.close()
+
+
+def test_a_password_in_the_base_url_is_not_recorded():
+    """An eval's recorded config keeps the endpoint's URL without its user:password@ part."""
+    from workbench.eval import EvalConfig
+
+    config = EvalConfig("https://me:hunter2hunter2@api.example.com/v1", "ticket-routing", model="m")
+
+    recorded = json.dumps(config.to_dict())
+    assert "hunter2" not in recorded and "me:" not in recorded
+    assert config.to_dict()["base_url"] == "https://api.example.com/v1"
+    assert config.base_url.startswith("https://me:")  # still sent with the requests

@@ -265,8 +265,8 @@ def test_config_holding_a_credential_is_refused(tmp_path, monkeypatch):
 # Crashes
 
 
-def test_sigkill_mid_run_leaves_it_incomplete_and_others_intact(tmp_path):
-    """A process killed mid-run leaves an incomplete run and earlier runs unchanged."""
+def test_sigkill_mid_run_leaves_it_interrupted_and_others_intact(tmp_path):
+    """A process killed mid-run leaves an interrupted run and earlier runs unchanged."""
     # Prepare
     earlier_id = save_run(tmp_path, points=tricky_table())
     earlier = load_run(earlier_id, tmp_path)
@@ -286,7 +286,7 @@ def test_sigkill_mid_run_leaves_it_incomplete_and_others_intact(tmp_path):
     assert done.returncode == -9, done.stderr
     listed = {s.id: s for s in list_runs(tmp_path)}
     killed = next(s for s in listed.values() if s.label == "killed")
-    assert killed.status == "incomplete"
+    assert killed.status == "interrupted"
     assert load_run(killed.id, tmp_path).table("first")["x"].tolist() == [1, 2, 3]
     assert load_run(earlier_id, tmp_path).equals(earlier)
 
@@ -315,7 +315,7 @@ def test_kill_during_table_write_leaves_no_partial_csv(tmp_path):
     assert not (folder / "second.csv").exists()
     assert list(folder.glob(".second.csv.*.tmp")), "the temp file should have been written"
     [summary] = list_runs(tmp_path)
-    assert (summary.status, summary.tables) == ("incomplete", ("first",))
+    assert (summary.status, summary.tables) == ("interrupted", ("first",))
     assert list(load_run(summary.id, tmp_path).tables) == ["first"]
 
 

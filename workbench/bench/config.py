@@ -15,13 +15,45 @@ from workbench.kit import checks
 from workbench.kit.errors import InvalidInputError
 from workbench.kit.fields import check_fields, default_of, flag_of, spec, specs
 
+# Upper bounds of the scalar fields: a typo (--warmup 1000000000) must not start a run that never
+# ends (warm-up calls are not bounded by max_seconds) or build a billion quality texts.
+MAX_WARMUP = 1_000
+MAX_ITERS = 100_000
+MAX_SECONDS = 86_400.0
+MAX_NEW_TOKENS = 100_000
+MAX_QUALITY_ITEMS = 1_000
+# Checked on their own, not as a spec's ``high``, which would make the panels' text boxes sliders.
+_POLICY_MAXIMA = {
+    "warmup": MAX_WARMUP,
+    "min_iters": MAX_ITERS,
+    "min_seconds": MAX_SECONDS,
+    "max_seconds": MAX_SECONDS,
+}
+_SWEEP_MAXIMA = {"max_new_tokens": MAX_NEW_TOKENS, "quality_items": MAX_QUALITY_ITEMS}
+
+
+def _check_maxima(config: Any, maxima: dict[str, float]) -> None:
+    for name, most in maxima.items():
+        value = getattr(config, name)
+        if value > most:
+            field_spec = specs(config)[name]
+            raise checks.invalid(
+                name, value, f"at most {most:,g}", flag=flag_of(config, name), fix=field_spec.fix
+            )
+
 
 @dataclass(frozen=True)
 class MeasurePolicy:
     """When to stop measuring: after warm-up, once both minimums are met, or at the maximum."""
 
     warmup: int = spec(
-        2, help="untimed calls before measuring", unit="calls", low=0, whole=True, label="Warm-up"
+        2,
+        help="untimed calls before measuring",
+        unit="calls",
+        low=0,
+        whole=True,
+        fix="Warm-up calls are not bounded by --max-seconds; 2 to 10 is plenty.",
+        label="Warm-up",
     )
     min_iters: int = spec(
         10,
@@ -32,7 +64,12 @@ class MeasurePolicy:
         label="Min calls",
     )
     min_seconds: float = spec(
-        1.0, help="and for at least this long", unit="s", low=0, label="Min seconds"
+        1.0,
+        help="and for at least this long",
+        unit="s",
+        low=0,
+        fix="A point is measured for a day at most.",
+        label="Min seconds",
     )
     max_seconds: float = spec(
         30.0,
@@ -40,11 +77,13 @@ class MeasurePolicy:
         unit="s",
         low=0,
         low_open=True,
+        fix="A point is measured for a day at most.",
         label="Max seconds",
     )
 
     def __post_init__(self) -> None:
         check_fields(self)
+        _check_maxima(self, _POLICY_MAXIMA)
         if self.min_seconds > self.max_seconds:
             raise InvalidInputError(
                 f"`min_seconds` ({self.min_seconds}) is above `max_seconds` ({self.max_seconds}): "
@@ -55,6 +94,9 @@ class MeasurePolicy:
 # The lists of a sweep: the smallest value each item may take (0 for seq_lens: prompts as
 # written). The kit checks scalar fields; these are checked item by item in __post_init__.
 _LIST_MINIMUM = {"batch_sizes": 1, "seq_lens": 0, "threads": 1}
+# ... and the largest: beyond these a point only fills the memory (what fits below them is
+# checked against the model in workbench.bench.memory) or crashes torch (threads).
+_LIST_MAXIMUM = {"batch_sizes": 1_000_000, "seq_lens": 1_000_000, "threads": 1024}
 
 
 @dataclass(frozen=True)
@@ -121,14 +163,20 @@ class BenchConfig:
                 value = tuple(self._item(name, item) for item in value)
             object.__setattr__(self, name, tuple(value))
         check_fields(self)
+        _check_maxima(self, _SWEEP_MAXIMA)
         if len(set(self.variants)) != len(self.variants):
             raise InvalidInputError(
                 f"`variants` lists a variant twice: {', '.join(self.variants)}."
             )
 
     def _item(self, name: str, value: Any) -> int:
-        fix = "0 means prompts as written (generation)." if name == "seq_lens" else ""
-        return checks.whole(name, value, _LIST_MINIMUM[name], flag=flag_of(self, name), fix=fix)
+        fix = {
+            "seq_lens": "0 means prompts as written (generation).",
+            "threads": "More threads than cores only oversubscribe them; torch crashes far beyond.",
+        }.get(name, "")
+        return checks.whole(
+            name, value, _LIST_MINIMUM[name], _LIST_MAXIMUM[name], flag=flag_of(self, name), fix=fix
+        )
 
     def points(self) -> list[dict[str, Any]]:
         """The grid, one dict per point, variants outermost (each is prepared once)."""

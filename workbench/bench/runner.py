@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.bench import tasks
+from workbench.bench import memory, tasks
 from workbench.bench.config import BenchConfig
 from workbench.bench.measure import measure, torch_threads
 from workbench.bench.result import BenchResult
@@ -55,6 +55,9 @@ def run_benchmark(
     from workbench import runs
 
     runs.check_can_record(save, runs_dir)
+    known = memory.model_shape(config.model)
+    if known and known[1]:  # what fits is checked before loading, where the files tell
+        memory.check_sweep_memory(config, known[0], known[1], params=0)
     sweep = _Sweep.prepare(config, progress)
     bar = tqdm(
         total=len(config.points()), desc=f"Benchmarking {config.model}", disable=not progress
@@ -103,6 +106,9 @@ class _Sweep:
         variants = [get_variant(name) for name in config.variants]
         for variant in variants:
             variant.check(reference)
+        shape = memory.ModelShape.from_config(reference.model.config.to_dict())
+        if shape:
+            memory.check_sweep_memory(config, shape, reference.task, reference.info.params)
         task = tasks.for_runner(reference, config)
         environment = {"host_peak": measure_host_peak().to_dict()}
         return cls(config, reference, load_seconds, variants, task, environment)

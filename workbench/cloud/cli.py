@@ -89,9 +89,10 @@ def _model_or_none(name: str) -> str | None:
 
 
 def _serve(args: argparse.Namespace) -> None:
-    from workbench.cloud.server import check_host, serve
+    from workbench.cloud.server import check_host, check_port, serve
 
     check_host(args.host, args.allow_remote)
+    check_port(args.port)
     profile = ServiceProfile(**config_values(args, ServiceProfile))
     chat, embedding = _model_or_none(args.chat_model), _model_or_none(args.embedding_model)
     if chat is None and embedding is None:
@@ -131,10 +132,16 @@ def _bench(args: argparse.Namespace) -> None:
     values = config_values(args, EndpointConfig)
     values["prompt"] = values.get("prompt") or DEFAULT_PROMPT  # an empty --prompt: the default
     config = CloudBenchConfig(EndpointConfig(**values), **config_values(args, CloudBenchConfig))
+    if config.endpoint.has_credentials:
+        print(
+            "The base URL's user:password@ part is sent with each request and not recorded: the "
+            "run, its tables and this output show the URL without it."
+        )
     result = run_endpoint_benchmark(config, runs_dir=args.runs_dir, save=not args.no_save)
     print(summary_text(result.summary_row))
     if result.run_id:
-        print(f"\nsaved as run {result.run_id}")
+        status = " (status failed: every request failed)" if result.all_failed() else ""
+        print(f"\nsaved as run {result.run_id}{status}")
     if args.json:
         from workbench.kit.files import atomic_write_text
 

@@ -30,6 +30,7 @@ from typing import Any
 from workbench.cloud.config import APIS, DEFAULT_PROMPT, EndpointConfig
 from workbench.kit.checks import is_number
 from workbench.kit.errors import InvalidInputError, WorkbenchError
+from workbench.kit.urls import redact_urls
 
 ERROR_KINDS = (
     "timeout",
@@ -226,6 +227,8 @@ class EndpointClient:
         return headers
 
     def _redact(self, text: str) -> str:
+        """``text`` without the API key or any URL's ``user:password@`` (errors get saved)."""
+        text = redact_urls(text)
         return text.replace(self._key, "[redacted]") if self._key else text
 
     def payload(self) -> dict[str, Any]:
@@ -275,7 +278,7 @@ class EndpointClient:
 
     async def _send(self, attempt: Attempt, trace_ctx: dict[str, Any]) -> None:
         async with self._session.post(
-            self.config.url,
+            self.config.request_url,
             json=self.payload(),
             headers=self._headers(),
             trace_request_ctx=trace_ctx,

@@ -17,6 +17,7 @@ from workbench.cloud.network import SETUP_ROUND_TRIPS, NetworkProfile, get_netwo
 from workbench.kit import checks
 from workbench.kit.errors import InvalidInputError, WorkbenchError
 from workbench.kit.fields import check_fields, spec
+from workbench.kit.urls import has_userinfo, without_userinfo
 
 APIS = ("chat", "embeddings")
 MODES = ("closed", "open")
@@ -93,14 +94,27 @@ class EndpointConfig:
         check_fields(self)
 
     @property
-    def url(self) -> str:
-        """The full URL requests go to."""
+    def request_url(self) -> str:
+        """The full URL requests go to, with any ``user:password@`` the base URL carries."""
         path = "/chat/completions" if self.api == "chat" else "/embeddings"
         return self.base_url + path
 
+    @property
+    def url(self) -> str:
+        """The full URL requests go to, as messages and records show it (no user or password)."""
+        return without_userinfo(self.request_url)
+
+    @property
+    def has_credentials(self) -> bool:
+        """Whether the base URL carries a ``user:password@`` part (used, never recorded)."""
+        return has_userinfo(self.base_url)
+
     def to_dict(self) -> dict[str, Any]:
-        """Plain values (the key's variable name, never the key)."""
-        return asdict(self)
+        """Plain values (the key's variable name, never the key; the base URL without its
+        ``user:password@`` part, which a saved run must not hold)."""
+        data = asdict(self)
+        data["base_url"] = without_userinfo(self.base_url)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EndpointConfig:
@@ -163,8 +177,9 @@ class CloudBenchConfig:
         return "open" if self.rate_rps is not None else "closed"
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain values, the endpoint nested."""
+        """Plain values, the endpoint nested (as :meth:`EndpointConfig.to_dict` gives it)."""
         data = asdict(self)
+        data["endpoint"] = self.endpoint.to_dict()
         data["mode"] = self.mode
         return data
 

@@ -450,9 +450,23 @@ class EndpointBenchResult:
         return self.points.iloc[0].to_dict()
 
     def summary(self) -> dict[str, Any]:
-        """The headline values a saved run shows (JSON values: NaN becomes ``None``)."""
+        """The headline values a saved run shows (JSON values: NaN becomes ``None``), and the
+        failed requests by error kind (``errors_<kind>``) when any failed."""
         row = self.summary_row
-        return json_ready({name: row[name] for name in HEADLINE})
+        errors = {
+            key: row[key] for key in row if key.startswith("errors_") and row[key] and row[key] > 0
+        }
+        return json_ready({**{name: row[name] for name in HEADLINE}, **errors})
+
+    def all_failed(self) -> bool:
+        """Whether requests were sent and not one of them succeeded."""
+        return bool(len(self.requests)) and not self.requests["ok"].any()
+
+    def failure_text(self) -> str:
+        """One line for a run in which every request failed: how many, by kind, the first error."""
+        kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(self.errors().items()))
+        first = self.requests.iloc[0]["error"] if len(self.requests) else ""
+        return f"All {len(self.requests)} requests failed ({kinds}). The first: {first}"
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The tables a saved run holds: ``points``, ``requests`` and ``attempts``."""
@@ -508,7 +522,7 @@ class EndpointBenchResult:
             (or its unreachable/auth kinds) with the message that names the URL or the key's
             environment variable.
         """
-        if len(self.requests) and not self.requests["ok"].any():
+        if self.all_failed():
             first = self.requests.iloc[0]
             attempt = Attempt(ok=False, error_kind=first["error_kind"], error=first["error"])
             error = attempt.to_error()
@@ -531,7 +545,9 @@ def run_endpoint_benchmark(
     :func:`workbench.runs.compare_runs`.
 
     Failed requests are rows, never exceptions; see :meth:`EndpointBenchResult.raise_if_all_failed`.
-    Works from plain scripts and from a running event loop (a notebook) alike.
+    A run in which every request failed is saved ``failed``, with the failures by kind in its
+    summary: it measured nothing. Works from plain scripts and from a running event loop (a
+    notebook) alike.
 
     Raises
     ------
@@ -550,6 +566,8 @@ def run_endpoint_benchmark(
         EndpointBenchResult, config, save=save, seed=config.seed, label=label, runs_dir=runs_dir
     ) as recording:
         recording.save(result)
+        if result.all_failed():
+            recording.fail_at_end(result.failure_text())
     return result
 
 

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from workbench.kit.cli import print_json
+from workbench.kit.errors import InvalidInputError
 
 # The columns `devices project` prints as a table, in this order (those the run has).
 _PROJECT_SHOWN = (
@@ -60,6 +61,17 @@ def _devices_project(args: argparse.Namespace) -> None:
     from workbench.runs import load_run
 
     run = load_run(args.run_id, runs_dir=args.runs_dir)
+    if run.kind != "bench":
+        raise InvalidInputError(
+            f"Run {run.id} is a {run.kind} run: `devices project RUN_ID` projects the points of a "
+            "benchmark run (kind bench, made by `workbench bench`) onto other devices. "
+            "`workbench runs list` shows each run's kind."
+        )
+    if "host_peak" not in run.environment:
+        raise InvalidInputError(
+            f"Run {run.id} was saved without the measured peak of the host that ran it, which "
+            "the projection is calibrated on: record the benchmark again with `workbench bench`."
+        )
     host = HostPeak.from_dict(run.environment["host_peak"])
     devices = [get_device(n) for n in args.device] if args.device else list(load_devices().values())
     table = project_points(run.table("points"), host, devices)

@@ -20,6 +20,7 @@ from workbench.cloud.config import check_env_name
 from workbench.kit import checks
 from workbench.kit.errors import InvalidInputError
 from workbench.kit.fields import check_fields, spec
+from workbench.kit.urls import without_userinfo
 
 # The card fields a flag may set (the choices of workbench.eval.sets' TASKS and SCORINGS).
 SET_TASKS = ("chat", "embeddings")
@@ -238,8 +239,12 @@ class EvalConfig:
         return str(self.model) if self.is_endpoint else self.target
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain values (the key's variable name, never the key; tuples as lists)."""
+        """Plain values (the key's variable name, never the key; tuples as lists; a URL's
+        ``user:password@`` left out: it is sent, never recorded)."""
         data = asdict(self)
+        for name in ("target", "base_url"):
+            if is_url(data[name]):
+                data[name] = without_userinfo(data[name])
         if self.labels is not None:
             data["labels"] = list(self.labels)
         return data

@@ -54,6 +54,7 @@ from workbench.eval.sets import (
 )
 from workbench.eval.targets import EndpointTarget, LocalTarget, Target
 from workbench.kit.errors import InvalidInputError
+from workbench.kit.urls import without_userinfo
 
 #: What a set's ``task`` needs of a model.
 MODEL_TASK = {"chat": "text-generation", "embeddings": "embeddings"}
@@ -460,7 +461,7 @@ class _Plan:
             "variant": config.variant_name,
             "eval_set": eval_set.name,
             "target": self.target.kind,
-            "base_url": config.base_url,
+            "base_url": without_userinfo(config.base_url) if config.base_url else None,
             "task": eval_set.task,
             "scoring": eval_set.scoring,
             "set_items": len(eval_set.scored_items),

@@ -24,9 +24,16 @@ from flwr.clientapp import ClientApp
 from flwr.serverapp import Grid, ServerApp
 
 from workbench.federated import learning
+from workbench.federated.checkpoint import RoundState
 from workbench.federated.config import FedConfig
 from workbench.federated.partition import partition_indices
-from workbench.federated.server import UNIT_WEIGHT, RoundObserver, run_server, stream_seed
+from workbench.federated.server import (
+    UNIT_WEIGHT,
+    RoundObserver,
+    RoundSink,
+    run_server,
+    stream_seed,
+)
 from workbench.federated.tasks import load_task
 
 # --------------------------------------------------------------------------------------------
@@ -187,15 +194,18 @@ def make_server_app(
     *,
     observer: RoundObserver | None = None,
     sink: dict[str, Any] | None = None,
+    on_round: RoundSink | None = None,
+    resume: RoundState | None = None,
 ) -> ServerApp:
-    """A ServerApp bound to ``config`` (else read from the run config), results into ``sink``."""
+    """A ServerApp bound to ``config`` (else read from the run config), results into ``sink``;
+    ``on_round`` and ``resume`` as for :func:`~workbench.federated.server.run_server`."""
     app = ServerApp()
 
     @app.main()
     def _main(grid: Grid, context: Context) -> None:
         cfg = config if config is not None else FedConfig.from_flower(context.run_config)
         try:
-            result = run_server(grid, cfg, observer=observer)
+            result = run_server(grid, cfg, observer=observer, on_round=on_round, resume=resume)
         except BaseException as exc:
             if sink is not None:
                 sink["error"] = exc

@@ -53,12 +53,11 @@ def add_parser(commands: Any) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> FedConfig:
-    """The FedConfig that --config plus the flags describe (``--deadline 0``: no deadline)."""
+    """The FedConfig that --config plus the flags describe (``--deadline none``: no deadline)."""
     overrides = config_values(args, FedConfig)
+    overrides.pop("device_mix", None)  # only a given --device-mix overrides the file's mix
     if args.device_mix:
         overrides["device_mix"] = _parse_mix(args.device_mix)
-    if overrides.get("deadline_s") == 0:
-        overrides["deadline_s"] = None
     if args.config:
         return FedConfig.from_toml(args.config, **overrides)
     return FedConfig.from_mapping(overrides, source="command line")
@@ -86,10 +85,38 @@ def _run(args: argparse.Namespace) -> None:
     config = config_from_args(args)
     if args.json:
         check_writable(args.json)
+    result = run_federated(
+        config,
+        observer=round_reporter(config.rounds),
+        baseline=not args.no_baseline,
+        save=not args.no_save,
+        runs_dir=args.runs_dir,
+    )
+    print_result(result, args.json)
+
+
+def resume(args: argparse.Namespace) -> None:
+    """``workbench runs resume ID`` for a federated run: its remaining rounds, then its result."""
+    from workbench.federated.runner import resume_federated
+
+    if args.json:
+        check_writable(args.json)
+    result = resume_federated(
+        args.run_id,
+        runs_dir=args.runs_dir,
+        observer=round_reporter(None),
+        baseline=not args.no_baseline,
+    )
+    print_result(result, args.json)
+
+
+def round_reporter(rounds: int | None):
+    """A round observer that prints one line per finished round to stderr."""
 
     def report(row: dict[str, Any]) -> None:
+        of = f"/{rounds}" if rounds else ""
         print(
-            f"round {row['round']}/{config.rounds}: accuracy {row['accuracy']:.3f}, "
+            f"round {row['round']}{of}: accuracy {row['accuracy']:.3f}, "
             f"{row['clients_completed']} of {row['clients_selected']} clients completed "
             f"({row['clients_dropped']} dropped, {row['clients_straggling']} late, "
             f"{row['clients_failed']} failed), {row['sim_time_s']:.1f} s simulated, "
@@ -98,13 +125,11 @@ def _run(args: argparse.Namespace) -> None:
             flush=True,
         )
 
-    result = run_federated(
-        config,
-        observer=report,
-        baseline=not args.no_baseline,
-        save=not args.no_save,
-        runs_dir=args.runs_dir,
-    )
+    return report
+
+
+def print_result(result: Any, json_path: str | None) -> None:
+    """The rounds table, the final line, privacy spent and the run id; rounds to ``json_path``."""
     columns = [
         "round",
         "accuracy",
@@ -132,10 +157,10 @@ def _run(args: argparse.Namespace) -> None:
         )
     if result.run_id:
         print(f"saved as run {result.run_id}")
-    if args.json:
+    if json_path:
         from workbench.kit.files import atomic_write_text
 
-        atomic_write_text(args.json, json.dumps(json_ready(result.records()), indent=2) + "\n")
+        atomic_write_text(json_path, json.dumps(json_ready(result.records()), indent=2) + "\n")
 
 
 def _tiers(args: argparse.Namespace) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,8 @@ from typing import Any
 
 from workbench.kit import checks
 from workbench.kit.errors import InvalidInputError
-from workbench.kit.fields import check_fields, flag_of, spec
+from workbench.kit.fields import check_fields, flag_of, spec, specs
+from workbench.kit.files import read_toml
 
 TASKS = ("digits", "synthetic", "text")
 MODELS = ("logreg", "mlp")
@@ -28,6 +28,26 @@ PARTITIONS = ("iid", "dirichlet", "pathological")
 LAUNCHERS = ("inline", "ray", "deployment")
 SIMULATION_LAUNCHERS = ("inline", "ray")  # the ones run_federated starts by itself
 OWNER = "the federated settings"
+# Upper bounds: far beyond any useful experiment, low enough that a typo cannot start a run that
+# never ends (--rounds 1000000000), fills the memory or overflows a float (--dp-noise 1e308).
+MAX_ROUNDS = 10_000
+MAX_CLIENTS = 100_000
+MAX_LOCAL_EPOCHS = 1_000
+MAX_BATCH = 100_000
+MAX_RATE = 100.0  # learning rates and the proximal weight
+MAX_DP_NOISE = 100.0
+MAX_DP_CLIP = 1e6
+MAX_WAIT_S = 86_400.0
+# Fields whose upper bound is checked on its own: a spec's ``high`` would turn their text box in
+# the panels into a slider from low to high.
+_MAXIMA = {
+    "local_epochs": MAX_LOCAL_EPOCHS,
+    "batch_size": MAX_BATCH,
+    "lr": MAX_RATE,
+    "proximal_mu": MAX_RATE,
+    "server_lr": MAX_RATE,
+    "round_timeout_s": MAX_WAIT_S,
+}
 # Older names of fields, still read from TOML files, saved runs and Flower run configs.
 ALIASES = {"clients": "num_clients"}
 
@@ -61,9 +81,10 @@ class FedConfig:
         100,
         help="number of simulated edge clients (each holds one data partition)",
         low=1,
+        high=MAX_CLIENTS,
         whole=True,
         aliases=("--clients",),
-        fix="Use at least 1 client (100 is a good start).",
+        fix=f"Use 1 to {MAX_CLIENTS:,} clients (100 is a good start).",
         label="Clients",
         widget_range=(1, 1000),
     )
@@ -71,8 +92,9 @@ class FedConfig:
         10,
         help="number of federated rounds",
         low=1,
+        high=MAX_ROUNDS,
         whole=True,
-        fix="Run at least 1 round.",
+        fix=f"Run from 1 to {MAX_ROUNDS:,} rounds (accuracy settles within a few hundred).",
         label="Rounds",
         widget_range=(1, 100),
     )
@@ -130,14 +152,32 @@ class FedConfig:
         help="passes over its own data each selected client makes per round",
         low=1,
         whole=True,
-        fix="Use at least 1 local epoch.",
+        fix=f"Use 1 to {MAX_LOCAL_EPOCHS} local epochs (1 to 5 is usual).",
     )
     batch_size: int = spec(
-        8, help="mini-batch size of local training", low=1, whole=True, fix="Use at least 1."
+        8,
+        help="mini-batch size of local training",
+        low=1,
+        whole=True,
+        fix=f"Use 1 to {MAX_BATCH:,} (8 to 64 is usual).",
     )
-    lr: float = spec(0.3, help="client learning rate (plain SGD)", low=0, low_open=True)
-    proximal_mu: float = spec(0.1, help="FedProx proximal weight mu", low=0)
-    server_lr: float = spec(0.05, help="FedAdam server learning rate eta", low=0, low_open=True)
+    lr: float = spec(
+        0.3,
+        help="client learning rate (plain SGD)",
+        low=0,
+        low_open=True,
+        fix="Plain SGD diverges far below the limit; 0.01 to 1 is usual.",
+    )
+    proximal_mu: float = spec(
+        0.1, help="FedProx proximal weight mu", low=0, fix="0.001 to 1 is usual."
+    )
+    server_lr: float = spec(
+        0.05,
+        help="FedAdam server learning rate eta",
+        low=0,
+        low_open=True,
+        fix="0.01 to 0.1 is usual.",
+    )
     krum_malicious: int = spec(
         0, help="Krum: number of malicious clients to tolerate", low=0, whole=True
     )
@@ -148,8 +188,9 @@ class FedConfig:
         low=0,
         low_open=True,
         optional=True,
+        none_means="no deadline",
         flag="--deadline",
-        fix="Leave it empty (0 on the command line) for no deadline.",
+        fix="For no deadline leave it out (--deadline none on the command line).",
         label="Deadline (s)",
     )
     device_mix: dict[str, float] = spec(
@@ -160,6 +201,9 @@ class FedConfig:
         0.0,
         help="differential privacy noise multiplier (0 turns DP off)",
         low=0,
+        high=MAX_DP_NOISE,
+        fix="Multipliers of 0.1 to 5 are usual; far larger ones only add noise that no round "
+        "can average out (and overflow the update).",
         label="DP noise",
         step=0.05,
         widget_range=(0.0, 3.0),
@@ -169,6 +213,7 @@ class FedConfig:
         help="differential privacy clipping norm of each client update",
         low=0,
         low_open=True,
+        high=MAX_DP_CLIP,
         label="DP clip",
         step=0.05,
         widget_range=(0.05, 5.0),
@@ -206,6 +251,7 @@ class FedConfig:
         unit="s",
         low=0,
         low_open=True,
+        fix="Wait at most a day for one round.",
     )
     faulty_clients: tuple[int, ...] = spec(
         (),
@@ -215,6 +261,9 @@ class FedConfig:
 
     def __post_init__(self) -> None:
         check_fields(self, owner=OWNER)
+        for name, most in _MAXIMA.items():
+            if getattr(self, name) > most:
+                raise _invalid(self, name, f"at most {most:,g}", specs(self)[name].fix)
         _check_device_mix(self.device_mix)
         for client in self.faulty_clients:
             if isinstance(client, bool) or not isinstance(client, int) or client < 0:
@@ -270,9 +319,9 @@ class FedConfig:
                 f"{', '.join(sorted(names))}."
             )
         if "faulty_clients" in values:
-            values["faulty_clients"] = tuple(values["faulty_clients"] or ())
+            values["faulty_clients"] = _as_list(values["faulty_clients"], "faulty_clients", source)
         if "device_mix" in values:
-            values["device_mix"] = dict(values["device_mix"] or {})
+            values["device_mix"] = _as_table(values["device_mix"], source)
         if values.get("deadline_s") == "":
             values["deadline_s"] = None
         return cls(**values)
@@ -281,18 +330,14 @@ class FedConfig:
     def from_toml(cls, path: str | Path, **overrides: Any) -> FedConfig:
         """Read ``[federated]`` (or the top level) of a TOML file; ``overrides`` win."""
         path = Path(path)
-        try:
-            with path.open("rb") as handle:
-                data = tomllib.load(handle)
-        except FileNotFoundError:
+        data = read_toml(path, "--config file", fix="Check the path given to --config.")
+        table = data.get("federated", data)
+        if not isinstance(table, Mapping):
             raise InvalidInputError(
-                f"Config file {path} does not exist; check the path given to --config."
-            ) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise InvalidInputError(
-                f"Config file {path} is not valid TOML ({exc}); fix the line it names."
-            ) from None
-        table = _canonical(data.get("federated", data), str(path))
+                f"Config file {path}: `federated` must be a table ([federated] with one setting "
+                f"per line), got {table!r}."
+            )
+        table = _canonical(table, str(path))
         return cls.from_mapping({**table, **overrides}, source=str(path))
 
     # Flower carries settings as flat scalar records: these two convert both ways.
@@ -320,6 +365,29 @@ class FedConfig:
                 value = json.loads(value) if value else None
             values[key] = value
         return cls.from_mapping(values, source="run config")
+
+
+def _as_list(value: Any, name: str, source: str) -> tuple[Any, ...]:
+    """A TOML array (or nothing) as a tuple; any other value is refused, naming the field."""
+    if value is None or value == "":
+        return ()
+    if isinstance(value, list | tuple):
+        return tuple(value)
+    raise InvalidInputError(
+        f"{source}: `{name}` must be a list like [3, 7], got {value!r} ({type(value).__name__})."
+    )
+
+
+def _as_table(value: Any, source: str) -> dict[str, Any]:
+    """A TOML table (or nothing) as a dict; any other value is refused, naming the field."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise InvalidInputError(
+        f"{source}: `device_mix` must be a table of tier = share, e.g. "
+        f"device_mix = {{ phone-high = 0.5, laptop = 0.5 }}, got {value!r} ({type(value).__name__})."
+    )
 
 
 def _canonical(data: Mapping[str, Any], source: str) -> dict[str, Any]:

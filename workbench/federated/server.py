@@ -24,6 +24,7 @@ from flwr.supercore.privacy_accounting import NeighboringRelation, PrivacyConfig
 from flwr.supercore.privacy_accounting.rdp_accountant import RdpAccountant
 
 from workbench.federated import learning
+from workbench.federated.checkpoint import RoundState, restore_strategy, strategy_state
 from workbench.federated.config import FedConfig
 from workbench.federated.fleet import ClientTime, Fleet, RoundOutcome, RoundPlan, settle_round
 from workbench.federated.tasks import load_task
@@ -34,6 +35,18 @@ IDLE_WAIT_S = 60.0
 UNIT_WEIGHT = "unit-weight"  # equal client weights, which Flower's DP accounting requires
 
 RoundObserver = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class FinishedRound:
+    """One finished round: its record, its clients' records, and the state to continue from."""
+
+    row: dict[str, Any]
+    client_rows: list[dict[str, Any]]
+    state: RoundState
+
+
+RoundSink = Callable[[FinishedRound], None]
 
 
 class FederationError(WorkbenchError):
@@ -250,9 +263,20 @@ class _Round:
 
 
 def run_server(
-    grid: Grid, config: FedConfig, observer: RoundObserver | None = None
+    grid: Grid,
+    config: FedConfig,
+    observer: RoundObserver | None = None,
+    *,
+    on_round: RoundSink | None = None,
+    resume: RoundState | None = None,
 ) -> ServerResult:
-    """The ServerApp's work: discover clients, then run every round on the virtual clock."""
+    """The ServerApp's work: discover clients, then run every round on the virtual clock.
+
+    ``on_round`` gets each :class:`FinishedRound` (before ``observer`` gets its row), for keeping
+    rounds as they finish. With ``resume``, the rounds after ``resume.round`` run from that state;
+    since every draw of a round depends only on (seed, round), they come out as they would have
+    in an uninterrupted run. ``result.rounds`` then holds the new rounds only.
+    """
     task = load_task(config.task, seed=config.seed, difficulty=config.difficulty)
     model = learning.build_model(
         config.model, task.x_train.shape[1], task.num_classes, seed=config.seed
@@ -262,8 +286,13 @@ def run_server(
     result = ServerResult(
         config=config, partition_sizes=sizes, client_tiers=list(federation.fleet.client_tiers)
     )
-    clock = 0.0
-    for server_round in range(1, config.rounds + 1):
+    clock, first = 0.0, 1
+    if resume is not None:
+        learning.set_weights(model, resume.weights)  # checks the shapes against the model
+        arrays = ArrayRecord([np.asarray(w) for w in resume.weights])
+        restore_strategy(federation.strategy, resume)
+        clock, first = resume.clock_s, resume.round + 1
+    for server_round in range(first, config.rounds + 1):
         started = time.perf_counter()
         done = _train(federation, server_round, arrays, clock)
         arrays = _aggregate(federation, done, arrays)
@@ -273,8 +302,13 @@ def run_server(
             done.client_scores = _evaluate_clients(federation, done, arrays)
         clock += done.sim_time_s
         row = _round_row(federation, done, scores, clock, time.perf_counter() - started)
+        client_rows = _client_rows(federation, done)
         result.rounds.append(row)
-        result.client_rounds += _client_rows(federation, done)
+        result.client_rounds += client_rows
+        if on_round is not None:  # first, so that the observer sees a round already kept
+            moments, accountant = strategy_state(federation.strategy)
+            state = RoundState(server_round, clock, arrays.to_numpy_ndarrays(), moments, accountant)
+            on_round(FinishedRound(dict(row), [dict(r) for r in client_rows], state))
         if observer is not None:
             observer(dict(row))
     result.weights = arrays.to_numpy_ndarrays()

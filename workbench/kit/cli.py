@@ -50,7 +50,9 @@ def add_config_flags(
         elif field_spec.choices:
             options["choices"] = field_spec.choices
         elif kind in (int, float):
-            options["type"] = kind
+            options["type"] = _none_or(kind) if field_spec.optional else kind
+            if field_spec.none_means:
+                options["help"] += f"; none: {field_spec.none_means}"
         parser.add_argument(flag_of(config, name), *field_spec.aliases, **options)
 
 
@@ -63,6 +65,7 @@ def config_values(args: argparse.Namespace, config: type) -> dict[str, Any]:
         For a tuple field whose text is not comma-separated values of its type, naming the flag.
     """
     given = vars(args)
+    chosen = specs(config)
     values: dict[str, Any] = {}
     for field in dataclasses.fields(config):
         if field.name not in given:
@@ -70,6 +73,10 @@ def config_values(args: argparse.Namespace, config: type) -> dict[str, Any]:
         value = given[field.name]
         if _is_tuple(field) and isinstance(value, str):
             value = parse_list(value, flag_of(config, field.name), _item_kind(field))
+        elif field.name in chosen and value is not None:
+            # Checked here, before a command can turn a flag's value into another (0 into
+            # None, say): what the user typed is what the error names.
+            chosen[field.name].check(field.name, value)
         values[field.name] = value
     return values
 
@@ -89,7 +96,12 @@ def parse_list(text: str, flag: str, kind: type = int) -> tuple[Any, ...]:
 
 def check_writable(path: str | Path) -> None:
     """Refuse a ``--json`` file whose folder does not exist, before any work is done."""
-    folder = Path(path).expanduser().resolve().parent
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise InvalidInputError(
+            f"--json {path} is a folder; give the path of a file in it, e.g. {target / 'out.json'}."
+        )
+    folder = target.resolve().parent
     if not folder.is_dir():
         raise InvalidInputError(
             f"--json {path}: the folder {folder} does not exist; create it or choose another file."
@@ -99,6 +111,16 @@ def check_writable(path: str | Path) -> None:
 def print_json(value: Any) -> None:
     """Print ``value`` as indented JSON on stdout, keeping non-ASCII text readable."""
     print(json.dumps(json_ready(value), indent=2, ensure_ascii=False))
+
+
+def _none_or(kind: type) -> Any:
+    """A flag type that reads ``none`` as ``None`` and anything else as ``kind``."""
+
+    def convert(text: str) -> Any:
+        return None if text.strip().lower() == "none" else kind(text)
+
+    convert.__name__ = kind.__name__  # argparse names the type in its error: "invalid float value"
+    return convert
 
 
 def _kind(config: type, name: str) -> type:

@@ -7,6 +7,10 @@ the widget panels show it in place of a result.
 
 from __future__ import annotations
 
+import errno
+
+from workbench.kit.urls import redact_urls
+
 
 class WorkbenchError(Exception):
     """A problem the user can fix; its message says what and how."""
@@ -32,15 +36,53 @@ def describe(exc: BaseException) -> str:
     """The one paragraph to show a person for any exception, never a traceback.
 
     A :class:`WorkbenchError` speaks for itself; anything else is named as unexpected, with the
-    way to get the details.
+    way to get the details. A URL's ``user:password@`` never reaches the screen.
     """
     if isinstance(exc, WorkbenchError):
-        return str(exc)
-    return (
+        return redact_urls(str(exc))
+    known = _environment_problem(exc)
+    if known:
+        return known
+    return redact_urls(
         f"Unexpected {type(exc).__name__}: {exc}. This is a bug in the workbench or a library it "
         "uses; run the same step with the CLI's --debug flag (or in a notebook cell) for the full "
         "traceback, and report it."
     )
+
+
+def _environment_problem(exc: BaseException) -> str:
+    """The message for a problem of the machine or its files rather than of the workbench:
+    a symlink loop, a file that is a folder or cannot be read, text that is not UTF-8, no memory.
+    The checks of each command catch these where they can; this names those that slip through."""
+    if isinstance(exc, RuntimeError) and str(exc).startswith("Symlink loop from"):
+        path = str(exc).removeprefix("Symlink loop from").strip()
+        return (
+            f"The path {path} is a symbolic link that points back to itself (a symlink loop), "
+            "so it leads to no file; fix or remove the link and give the real path."
+        )
+    if isinstance(exc, OSError) and exc.errno == errno.ELOOP:
+        return (
+            f"The path {exc.filename} is a symbolic link that points back to itself (a symlink "
+            "loop), so it leads to no file; fix or remove the link and give the real path."
+        )
+    if isinstance(exc, IsADirectoryError | NotADirectoryError | PermissionError):
+        what = {
+            IsADirectoryError: "is a folder where a file is needed",
+            NotADirectoryError: "is under a file, not a folder",
+            PermissionError: "cannot be used (permission denied)",
+        }[type(exc)]
+        return f"The path {exc.filename} {what}; give another path or fix its permissions."
+    if isinstance(exc, UnicodeDecodeError):
+        return (
+            f"A file given to this command is not UTF-8 text ({exc.reason} at byte "
+            f"{exc.start}); save it as UTF-8 and try again."
+        )
+    if isinstance(exc, MemoryError):
+        return (
+            "This machine ran out of memory; ask for less at once (a smaller --batch, "
+            "--seq-len, --requests or --num-clients) and try again."
+        )
+    return ""
 
 
 class RunsDirError(WorkbenchError):

@@ -36,7 +36,7 @@ class FieldSpec:
 
     ``low``/``high`` bound a number (``low_open``/``high_open`` exclude the bound itself);
     ``whole`` asks for an int; ``choices`` for one of a few strings; ``optional`` lets ``None``
-    through. ``flag`` is the CLI flag (default ``--field-name``; ``""`` for a field no command
+    through (its flag then reads ``none`` as ``None``, and ``none_means`` says what that means). ``flag`` is the CLI flag (default ``--field-name``; ``""`` for a field no command
     sets, so errors name no flag) and ``aliases`` older flags that still work. ``fix`` is the sentence an error adds to say how to fix a bad value. ``label``,
     ``step`` and ``widget_range`` only shape the widget (a slider needs both ends even where the
     field has no upper bound).
@@ -51,6 +51,7 @@ class FieldSpec:
     whole: bool = False
     choices: tuple[str, ...] = ()
     optional: bool = False
+    none_means: str = ""
     flag: str | None = None
     aliases: tuple[str, ...] = ()
     fix: str = ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import pickle
 import re
 import time
 from collections.abc import Iterator
@@ -27,6 +28,16 @@ from workbench.models.runners import (
 from workbench.models.safety import check_remote_code, check_safetensors, choose_weights, read_json
 from workbench.models.sources import Source, resolve
 
+# Files that hold a tokenizer's vocabulary; a folder with none of them has no tokenizer.
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "vocab.txt",
+    "vocab.json",
+    "tokenizer.model",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+)
+MIN_VOCABULARY = 100  # a real vocabulary has thousands; a fallback of special tokens has ~5
 _ENCODER_TYPES = {"bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "electra", "deberta-v2"}
 
 
@@ -152,6 +163,7 @@ def _load_folder(folder: Path, task: str, safe: bool, opts: LoadOptions) -> tupl
     from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
 
     model_class = AutoModelForCausalLM if task == "text-generation" else AutoModel
+    _check_tokenizer_files(folder)
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=opts.trust_remote_code)
     except (OSError, ValueError, TypeError) as exc:
@@ -159,6 +171,12 @@ def _load_folder(folder: Path, task: str, safe: bool, opts: LoadOptions) -> tupl
             f"The folder {folder} has no usable tokenizer ({exc}). Copy the model's tokenizer "
             "files (tokenizer.json, tokenizer_config.json) into it."
         ) from exc
+    if len(tokenizer) < MIN_VOCABULARY:
+        raise InvalidModelError(
+            f"The tokenizer in {folder} knows only {len(tokenizer)} tokens, so every text would "
+            "become the same few tokens and get the same result. Copy the model's own tokenizer "
+            "files (tokenizer.json, or vocab.txt / vocab.json and merges.txt) into the folder."
+        )
     try:
         model = model_class.from_pretrained(
             folder,
@@ -166,11 +184,29 @@ def _load_folder(folder: Path, task: str, safe: bool, opts: LoadOptions) -> tupl
             trust_remote_code=opts.trust_remote_code,
             dtype=torch.float32,
         )
+    except pickle.UnpicklingError as exc:
+        raise InvalidModelError(
+            f"The pickle weights in {folder} hold Python objects besides tensors, so even with "
+            "--allow-pickle (allow_pickle=True) torch's weights-only loader refuses them: loading "
+            "those objects could run code. Ask for a safetensors copy of the model, or convert "
+            "the weights on a machine you trust (torch.load, then safetensors.torch.save_file)."
+        ) from exc
     except (OSError, ValueError, RuntimeError) as exc:
         raise InvalidModelError(
             f"transformers could not load the {task} model in {folder}: {exc}"
         ) from exc
     return model, tokenizer
+
+
+def _check_tokenizer_files(folder: Path) -> None:
+    """Refuse a folder without tokenizer files: transformers would build a tokenizer of a handful
+    of special tokens from the config alone, and every text would get the same embedding."""
+    if not any((folder / name).exists() for name in TOKENIZER_FILES):
+        raise InvalidModelError(
+            f"The folder {folder} has no tokenizer files (none of {', '.join(TOKENIZER_FILES)}), "
+            "so its texts cannot be split into the model's tokens. Copy the tokenizer files that "
+            "came with the model into the folder (tokenizer.save_pretrained(folder) writes them)."
+        )
 
 
 def _build_from_config(source: Source, task: str) -> tuple[Any, Any, Pooling | None]:

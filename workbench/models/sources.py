@@ -70,6 +70,11 @@ def resolve(name: str, *, allow_download: bool = False) -> Source:
     path = Path(name).expanduser()
     if path.exists():
         return _from_path(name, path)
+    if path.is_symlink():  # a link that leads nowhere: to a missing file, or round in a loop
+        raise ModelNotFoundError(
+            f"The path {name!r} is a symbolic link that leads to no file (it points to a missing "
+            "path, or back to itself in a loop). Fix the link or give the model's real folder."
+        )
     if looks_like_path(name):
         raise ModelNotFoundError(
             f"The path {name!r} does not exist (resolved to {path.resolve()}). Check the "

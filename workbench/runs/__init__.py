@@ -4,6 +4,7 @@ The room's modules: :mod:`~workbench.runs.config` (where runs are saved, name ru
 :mod:`~workbench.runs.model` (a run as values), :mod:`~workbench.runs.tables` (tables as exact
 CSV files), :mod:`~workbench.runs.environment` (what a run ran on),
 :mod:`~workbench.runs.credentials` (keeping credentials out of shared files),
+:mod:`~workbench.runs.owner` (which process holds a run open, and whether it is still there),
 :mod:`~workbench.runs.store` (writing and reading run folders), :mod:`~workbench.runs.compare`
 and :mod:`~workbench.runs.record` (the one way a result kind records itself). The names below are
 the public surface.

@@ -1,6 +1,9 @@
-"""``workbench runs``: list, show and compare saved runs.
+"""``workbench runs``: list, show, compare and resume saved runs.
 
 ::
+
+    workbench runs list                           # status says interrupted when the process died
+    workbench runs resume ID                      # a federated run: continue from its last round
 
     workbench runs compare ID ID                  # bench runs: their points, stacked
     workbench runs compare ID ID                  # eval runs: each item's answers side by side
@@ -18,6 +21,8 @@ from workbench.kit.cli import json_ready, print_json
 
 #: Characters of an answer shown in a side-by-side table (the JSON keeps them whole).
 ANSWER_CHARS = 40
+#: The run kinds that can be continued, and the handler (module:function) that continues one.
+RESUMERS = {"federated": "workbench.federated.cli:resume"}
 
 
 def add_parser(commands: Any) -> None:
@@ -47,6 +52,38 @@ def add_parser(commands: Any) -> None:
         sub.add_argument("--runs-dir", help="where runs are saved (default ./runs)")
         sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
         sub.set_defaults(handler=globals()[f"_runs_{verb}"])
+    resume = verbs.add_parser(
+        "resume",
+        help="continue an interrupted run from its last finished round",
+        description="Continue a run whose process stopped (listed as interrupted or failed) "
+        "from its last finished round, in the same run folder. Federated runs of the inline "
+        "launcher can be continued; the result equals an uninterrupted run with the same seed.",
+    )
+    resume.add_argument("run_id")
+    resume.add_argument("--runs-dir", help="where runs are saved (default ./runs)")
+    resume.add_argument(
+        "--no-baseline", action="store_true", help="skip the centrally trained baseline"
+    )
+    resume.add_argument("--json", help="write one record per round to this JSON file")
+    resume.set_defaults(handler=_runs_resume)
+
+
+def _runs_resume(args: argparse.Namespace) -> None:
+    import importlib
+
+    from workbench.kit.errors import InvalidInputError
+    from workbench.runs import load_run
+
+    run = load_run(args.run_id, runs_dir=args.runs_dir)
+    if run.kind not in RESUMERS:
+        raise InvalidInputError(
+            f"Run {run.id} is a {run.kind!r} run, which cannot be resumed; only "
+            f"{', '.join(RESUMERS)} runs can. Run it again instead."
+        )
+    module, _, name = RESUMERS[run.kind].partition(":")
+    getattr(importlib.import_module(module), name)(
+        argparse.Namespace(**{**vars(args), "run_id": run.id})
+    )
 
 
 def _runs_list(args: argparse.Namespace) -> None:

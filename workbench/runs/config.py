@@ -14,8 +14,12 @@ RUNS_DIR_ENV = "WORKBENCH_RUNS_DIR"
 DEFAULT_RUNS_DIR = "runs"  # relative to the current directory
 RUN_FILE = "run.json"
 FORMAT_VERSION = 1  # of run.json; a reader refuses any other
-STATUSES = ("incomplete", "complete", "failed")
-LISTED_STATUSES = (*STATUSES, "corrupt")
+STATUSES = ("incomplete", "complete", "failed")  # what run.json says
+# An incomplete run whose process is gone is shown as interrupted: it will never finish.
+RUN_STATUSES = (*STATUSES, "interrupted")
+LISTED_STATUSES = (*RUN_STATUSES, "corrupt")
+# A run's own state for resuming it (model weights and the like), beside its tables.
+CHECKPOINT_FILE = "checkpoint.npz"
 
 # A table name becomes the file name <name>.csv; a kind and a label slug become part of the run id.
 TABLE_NAME = re.compile(r"[a-z0-9_]{1,64}")
@@ -68,10 +72,12 @@ def check_kind(kind: Any) -> None:
 
 
 __all__ = [
+    "CHECKPOINT_FILE",
     "FORMAT_VERSION",
     "LISTED_STATUSES",
     "RUNS_DIR_ENV",
     "RUN_FILE",
+    "RUN_STATUSES",
     "STATUSES",
     "check_kind",
     "check_table_name",

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from workbench.kit.errors import InvalidInputError
+from workbench.kit.secrets import contains_secret
 
 CREDENTIAL_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
 MIN_CREDENTIAL_CHARS = 8  # shorter values ("1", "true") would match innocent text
@@ -31,8 +32,9 @@ def credential_values(environ: Mapping[str, str] | None = None) -> list[tuple[st
 def credential_in(text: str) -> str | None:
     """The name of an environment variable whose credential-looking value is in ``text``.
 
-    The value is looked for as it is and as JSON writes it inside a string, so a credential in a
-    ``run.json`` or a notebook is found too.
+    The value is looked for as it is and as JSON, HTML, CSV and URLs write it
+    (:func:`workbench.kit.secrets.contains_secret`), so a credential in a ``run.json``, a
+    notebook, a published page or a table is found too.
 
     Returns
     -------
@@ -40,7 +42,7 @@ def credential_in(text: str) -> str | None:
         The variable's name (never its value), ``None`` when ``text`` holds no credential.
     """
     for name, value in credential_values():
-        if value in text or json.dumps(value)[1:-1] in text:
+        if contains_secret(text, value):
             return name
     return None
 

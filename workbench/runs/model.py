@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from workbench.kit.errors import InvalidInputError, TableNotFoundError
-from workbench.runs.config import LISTED_STATUSES, STATUSES, check_table_name
+from workbench.runs.config import LISTED_STATUSES, RUN_STATUSES, check_table_name
 from workbench.runs.tables import frame_of, records_of, table_schema
 
 
@@ -29,7 +29,12 @@ class Run:
     kind: str = field(metadata={"help": "What produced the run, e.g. 'bench'."})
     config: dict[str, Any] = field(metadata={"help": "The run's settings, JSON values only."})
     started_at: str = field(metadata={"help": "ISO 8601 UTC time the run started."})
-    status: str = field(metadata={"help": "'incomplete', 'complete' or 'failed'."})
+    status: str = field(
+        metadata={
+            "help": "'incomplete' (still running), 'complete', 'failed' or 'interrupted' (its "
+            "process is gone)."
+        }
+    )
     environment: dict[str, Any] = field(metadata={"help": "Machine, libraries, git revision."})
     label: str = field(default="", metadata={"help": "Free text naming the run."})
     seed: int | None = field(default=None, metadata={"help": "Random seed, when one was used."})
@@ -41,9 +46,9 @@ class Run:
     error: str | None = field(default=None, metadata={"help": "One line, for failed runs."})
 
     def __post_init__(self) -> None:
-        if self.status not in STATUSES:
+        if self.status not in RUN_STATUSES:
             raise InvalidInputError(
-                f"`status` of run {self.id!r} must be one of {', '.join(STATUSES)}, "
+                f"`status` of run {self.id!r} must be one of {', '.join(RUN_STATUSES)}, "
                 f"got {self.status!r}."
             )
         for name, frame in self.tables.items():

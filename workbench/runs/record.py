@@ -32,9 +32,10 @@ from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 import pandas as pd
 
+from workbench.kit.errors import InvalidInputError
 from workbench.kit.jsonvalues import json_ready
 from workbench.runs.model import Run
-from workbench.runs.store import RunRecorder, check_runs_dir, start_run
+from workbench.runs.store import RunRecorder, check_runs_dir, reopen_run, start_run
 
 
 @runtime_checkable
@@ -75,6 +76,17 @@ class Recording:
         for name, frame in tables.items():
             self._recorder.add_table(name, frame)
 
+    def save_checkpoint(self, data: bytes) -> None:
+        """Save what a later process needs to continue the run (one file, replaced at once)."""
+        if self._recorder is not None:
+            self._recorder.save_checkpoint(data)
+
+    def fail_at_end(self, error: str) -> None:
+        """End the run ``failed`` with ``error`` (one line) although the block ends normally:
+        a result that was measured but says the measurement did not work."""
+        if self._recorder is not None:
+            self._recorder.fail_at_end(error)
+
     def save(self, result: Recordable) -> None:
         """Write every table and the summary of ``result`` and give it this run's id."""
         if self._recorder is None:
@@ -99,7 +111,8 @@ def record(
     """Record a result of ``kind`` as a run (see the module docstring).
 
     The run is ``complete`` when the block ends normally and ``failed``, keeping every table saved
-    so far, when it raises. ``save=False`` records nothing.
+    so far, when it raises; an input error raised before anything was saved leaves no run at all
+    (see :func:`workbench.runs.start_run`). ``save=False`` records nothing.
 
     Raises
     ------
@@ -120,10 +133,32 @@ def record(
         yield Recording(recorder)
 
 
+@contextlib.contextmanager
+def record_resumed(
+    kind: type[Recordable], run_id: str, runs_dir: str | os.PathLike[str] | None = None
+) -> Iterator[Recording]:
+    """Continue recording the run ``run_id`` of ``kind`` that stopped before it ended.
+
+    Raises
+    ------
+    RunNotFoundError, InvalidInputError
+        For an unknown run, a run of another kind, a complete run or one still running.
+    """
+    from workbench.runs.store import load_run
+
+    run = load_run(run_id, runs_dir)
+    if run.kind != kind.KIND:
+        raise InvalidInputError(
+            f"Run {run.id} is a {run.kind!r} run; only {kind.KIND!r} runs can be continued here."
+        )
+    with reopen_run(run.id, runs_dir) as recorder:
+        yield Recording(recorder)
+
+
 def check_can_record(save: bool, runs_dir: str | os.PathLike[str] | None) -> None:
     """Refuse an unwritable runs folder before a long computation starts (nothing when not saving)."""
     if save:
         check_runs_dir(runs_dir)
 
 
-__all__ = ["Recordable", "Recording", "check_can_record", "record"]
+__all__ = ["Recordable", "Recording", "check_can_record", "record", "record_resumed"]

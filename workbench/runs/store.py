@@ -11,6 +11,11 @@ the current directory. Every file is written through a temporary file and a rena
 (or a process killed mid-run) only ever leaves whole files: a run killed before it ended says
 ``"incomplete"``, and the tables it had finished stay readable.
 
+An open run keeps its owner process (host, pid, start time) in ``owner.json`` and touches a
+``heartbeat`` file every few seconds, both removed when it ends (:mod:`workbench.runs.owner`);
+a run left ``incomplete`` by a process that is gone is listed and loaded as ``"interrupted"``. A run that stops on an input error before it
+saved anything leaves no folder: nothing was measured.
+
 Tables hold scalars only and read back exactly (:mod:`workbench.runs.tables`); the row index is
 not kept, so move a meaningful index into a column with ``reset_index()`` first.
 """
@@ -23,6 +28,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import tempfile
 import threading
 import unicodedata
@@ -38,11 +44,15 @@ from workbench.kit.errors import (
     AmbiguousRunIdError,
     CorruptRunError,
     InvalidInputError,
+    InvalidModelError,
+    ModelNotFoundError,
     RunNotFoundError,
     RunsDirError,
+    UnsafeModelError,
 )
-from workbench.kit.files import atomic_write_text
+from workbench.kit.files import atomic_write_bytes, atomic_write_text
 from workbench.runs.config import (
+    CHECKPOINT_FILE,
     FORMAT_VERSION,
     ID_TIME,
     ID_TIME_FORMAT,
@@ -58,6 +68,7 @@ from workbench.runs.config import (
 from workbench.runs.credentials import refuse_credentials
 from workbench.runs.environment import environment
 from workbench.runs.model import Run, RunSummary, config_mapping, plain_values
+from workbench.runs.owner import Heartbeat, owner_is_gone, read_owner
 from workbench.runs.tables import (
     corrupt_run_error,
     csv_text,
@@ -83,6 +94,9 @@ META_FIELDS: dict[str, tuple[type, ...]] = {
     "table_schemas": (dict,),
 }
 NEW_ID_TRIES = 100
+# Errors that mean the inputs were wrong, not that a measurement went wrong: a run that stops on
+# one before saving anything leaves no folder behind.
+INPUT_ERRORS = (InvalidInputError, ModelNotFoundError, InvalidModelError, UnsafeModelError)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,6 +179,9 @@ class RunRecorder:
         self._state = state
         self._lock = threading.Lock()
         self._open = True
+        self._failure: str | None = None
+        self._saved_anything = False
+        self._heartbeat: Heartbeat | None = None
 
     def __repr__(self) -> str:
         return f"<RunRecorder {self.id} ({self.status})>"
@@ -220,8 +237,31 @@ class RunRecorder:
             if name not in self._state["tables"]:
                 self._state["tables"].append(name)
             self._state["table_schemas"][name] = schema
+            self._saved_anything = True
             self._write()
         return target
+
+    def save_checkpoint(self, data: bytes) -> Path:
+        """Save the state a later process needs to continue this run (``checkpoint.npz``),
+        replacing the previous one at once.
+
+        Raises
+        ------
+        InvalidInputError
+            For a run that has ended.
+        """
+        target = self._path / CHECKPOINT_FILE
+        with self._lock:
+            self._check_open("save a checkpoint")
+            atomic_write_bytes(target, bytes(data))
+            self._saved_anything = True
+        return target
+
+    def fail_at_end(self, error: str) -> None:
+        """End the run ``failed`` with ``error`` instead of ``complete`` when the block ends
+        normally: for a run that finished but whose results say it did not work (every request
+        failed), where raising would lose the result the caller still wants to show."""
+        self._failure = " ".join(str(error).split()) or "failed"
 
     def set_summary(self, **values: Any) -> None:
         """Add or replace headline values (JSON values: numbers, strings, bools, lists, dicts)."""
@@ -230,6 +270,7 @@ class RunRecorder:
         with self._lock:
             self._check_open("set the summary")
             self._state["summary"].update(plain)
+            self._saved_anything = True
             self._write()
 
     def _check_open(self, action: str) -> None:
@@ -242,11 +283,42 @@ class RunRecorder:
     def _write(self) -> None:
         atomic_write_text(self._path / RUN_FILE, json.dumps(self._state, indent=2) + "\n")
 
+    def _start_heartbeat(self) -> None:
+        self._heartbeat = Heartbeat(self._path).start()
+
+    def _stop_heartbeat(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
+
     def _finish(self, status: str, error: str | None) -> None:
         with self._lock:
             self._state.update(status=status, ended_at=_iso(_utcnow()), error=error)
             self._open = False
-            self._write()
+            try:
+                self._write()
+            finally:
+                self._stop_heartbeat()
+
+    def _complete(self) -> None:
+        if self._failure is not None:
+            self._finish("failed", self._failure)
+        else:
+            self._finish("complete", None)
+
+    def _end_by(self, exc: BaseException) -> None:
+        """End the run on ``exc``: gone when it only met an input error before saving anything,
+        else ``failed``."""
+        if isinstance(exc, INPUT_ERRORS) and not self._saved_anything:
+            self._discard()
+        else:
+            self._fail(exc)
+
+    def _discard(self) -> None:
+        with self._lock:
+            self._open = False
+            self._stop_heartbeat()
+            shutil.rmtree(self._path, ignore_errors=True)
 
     def _fail(self, exc: BaseException) -> None:
         """Mark the run failed by ``exc``; a failure to write is noted on ``exc``, not raised."""
@@ -269,8 +341,10 @@ def start_run(
     """Record a run: a new folder whose ``run.json`` says how it went.
 
     The folder is created on entry with status ``"incomplete"``; leaving the block normally marks
-    it ``"complete"``, an exception marks it ``"failed"`` with the error's message on one line and
-    goes on to the caller. Earlier runs are never touched.
+    it ``"complete"`` (``"failed"`` after :meth:`RunRecorder.fail_at_end`), an exception marks it
+    ``"failed"`` with the error's message on one line and goes on to the caller. An input error
+    (:data:`INPUT_ERRORS`) raised before any table or summary value was saved removes the folder
+    instead: nothing was measured. Earlier runs are never touched.
 
     Parameters
     ----------
@@ -304,13 +378,80 @@ def start_run(
     plain_config, extra = _checked_inputs(kind, config, seed, label, environment_extra)
     root = check_runs_dir(runs_dir)
     recorder = _open_run(root, kind, label, seed, plain_config, {**environment(), **extra})
+    yield from _held(recorder)
+
+
+def _held(recorder: RunRecorder) -> Iterator[RunRecorder]:
+    """The body of an open run: heartbeat while it runs, then its end (see :func:`start_run`)."""
+    recorder._start_heartbeat()
     try:
         yield recorder
     except BaseException as exc:
-        recorder._fail(exc)
+        recorder._end_by(exc)
         raise
     else:
-        recorder._finish("complete", None)
+        recorder._complete()
+    finally:
+        recorder._stop_heartbeat()
+
+
+@contextmanager
+def reopen_run(
+    run_id: str, runs_dir: str | os.PathLike[str] | None = None
+) -> Iterator[RunRecorder]:
+    """Continue a run that stopped before it ended (``interrupted`` or ``failed``), in its folder.
+
+    On entry the run is ``incomplete`` again and owned by this process; it ends as
+    :func:`start_run`'s runs do, except that an error never removes it. ``run.json`` keeps a
+    ``resumed`` list of when it was continued.
+
+    Raises
+    ------
+    RunNotFoundError, AmbiguousRunIdError, CorruptRunError
+        As :func:`load_run` does.
+    InvalidInputError
+        For a run that is complete, or still open in a live process.
+    """
+    folder = _find_run(_existing_runs_dir(runs_dir), run_id)
+    meta = _read_meta(folder)
+    status = _shown_status(meta, folder)
+    if status == "complete":
+        raise InvalidInputError(
+            f"Run {meta['id']} is complete; there is nothing to continue. Start a new run instead."
+        )
+    if status == "incomplete":
+        owner = read_owner(folder)
+        where = f" (pid {owner.pid} on {owner.host})" if owner else ""
+        raise InvalidInputError(
+            f"Run {meta['id']} is still running{where}; wait for it to end, or stop that "
+            "process first."
+        )
+    state = {
+        **meta,
+        "status": "incomplete",
+        "ended_at": None,
+        "error": None,
+        "resumed": [*meta.get("resumed", []), {"at": _iso(_utcnow()), "from_status": status}],
+    }
+    recorder = RunRecorder(folder, state)
+    recorder._saved_anything = True  # an error while continuing must not remove what was there
+    recorder._write()
+    yield from _held(recorder)
+
+
+def checkpoint_of(run_id: str, runs_dir: str | os.PathLike[str] | None = None) -> bytes | None:
+    """The checkpoint a run saved with :meth:`RunRecorder.save_checkpoint`; ``None`` if none.
+
+    Raises
+    ------
+    RunNotFoundError, AmbiguousRunIdError
+        As :func:`load_run` does.
+    """
+    folder = _find_run(_existing_runs_dir(runs_dir), run_id)
+    try:
+        return (folder / CHECKPOINT_FILE).read_bytes()
+    except FileNotFoundError:
+        return None
 
 
 def _checked_inputs(
@@ -431,7 +572,15 @@ def _summary_of(folder: Path) -> RunSummary:
             error=exc.reason,
         )
     values = {f.name: meta[f.name] for f in dataclasses.fields(RunSummary) if f.name != "tables"}
+    values["status"] = _shown_status(meta, folder)
     return RunSummary(**values, tables=tuple(meta["tables"]))
+
+
+def _shown_status(meta: dict[str, Any], folder: Path) -> str:
+    """The saved status, or ``"interrupted"`` for an incomplete run whose process is gone."""
+    if meta["status"] == "incomplete" and owner_is_gone(folder):
+        return "interrupted"
+    return meta["status"]
 
 
 def runs_table(runs_dir: str | os.PathLike[str] | None = None) -> pd.DataFrame:
@@ -467,6 +616,7 @@ def load_run(run_id: str, runs_dir: str | os.PathLike[str] | None = None) -> Run
         name: read_table(folder, name, meta["table_schemas"][name]) for name in meta["tables"]
     }
     values = {f.name: meta[f.name] for f in dataclasses.fields(Run) if f.name != "tables"}
+    values["status"] = _shown_status(meta, folder)
     return Run(**values, tables=tables)
 
 
@@ -569,8 +719,10 @@ def _short(value: Any) -> str:
 __all__ = [
     "RunRecorder",
     "check_runs_dir",
+    "checkpoint_of",
     "list_runs",
     "load_run",
+    "reopen_run",
     "runs_table",
     "start_run",
 ]

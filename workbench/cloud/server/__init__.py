@@ -37,6 +37,7 @@ from workbench.cloud.server.process import (
     BackgroundServer,
     LoopbackCloud,
     check_host,
+    check_port,
     serve,
 )
 from workbench.cloud.server.profile import (
@@ -60,5 +61,6 @@ __all__ = [
     "ServiceProfile",
     "TokenBucket",
     "check_host",
+    "check_port",
     "serve",
 ]

@@ -23,6 +23,7 @@ from workbench.cloud.server.profile import (
     DEFAULT_EMBEDDING_MODEL,
     ServerStartError,
 )
+from workbench.kit import checks
 from workbench.kit.errors import InvalidInputError
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -47,6 +48,19 @@ def check_host(host: str, allow_remote: bool = False) -> None:
             "binds 127.0.0.1 only; pass --allow-remote (allow_remote=True) if you really mean to "
             "serve other machines, ideally with --api-key-env."
         )
+
+
+def check_port(port: Any) -> int:
+    """``port`` if it is a TCP port number (0 picks a free one), else an error naming --port.
+
+    Raises
+    ------
+    InvalidInputError
+        For anything but a whole number from 0 to 65535.
+    """
+    return checks.whole(
+        "port", port, 0, 65_535, flag="--port", fix="Ports go up to 65535; 0 picks a free one."
+    )
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -121,8 +135,13 @@ def serve(
         When the port cannot be bound or the API key variable is unset.
     """
     check_host(host, allow_remote)
-    server = CloudServer(chat_model, embedding_model, profile)
-    sock = _bind(host, port)
+    check_port(port)
+    sock = _bind(host, port)  # before the models load: a taken port fails in a second
+    try:
+        server = CloudServer(chat_model, embedding_model, profile)
+    except BaseException:
+        sock.close()
+        raise
 
     async def main() -> None:
         runner = await _start(server, sock)

@@ -8,7 +8,7 @@ entry is added.
 
 from __future__ import annotations
 
-import tomllib
+import datetime
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,8 @@ from workbench.cost.prices.rows import (
     INSTANCE_COLUMNS,
     PriceCatalogError,
 )
+from workbench.kit.errors import InvalidInputError
+from workbench.kit.files import read_toml
 
 if TYPE_CHECKING:  # the catalog module imports this one; here it is only a type
     from workbench.cost.prices.catalog import PriceCatalog
@@ -90,13 +92,9 @@ def apply_overrides(catalog: PriceCatalog, path: Path | str) -> PriceCatalog:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PriceCatalogError(f"The price overrides file {path} does not exist.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PriceCatalogError(f"Cannot read the price overrides file {path}: {exc}.") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise PriceCatalogError(f"{path} is not valid TOML: {exc}.") from exc
+        return read_toml(path, "the price overrides file (--overrides)")
+    except InvalidInputError as exc:
+        raise PriceCatalogError(str(exc)) from None
 
 
 def _entries(path: Path, data: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -137,6 +135,24 @@ def _check_entry(
                 "override needs its own source (URL, contract or quote) and as_of "
                 "(YYYY-MM-DD), so that every price in a comparison can be traced."
             )
+    _check_not_future(path, table, number, item.get("as_of"))
+
+
+def _check_not_future(path: Path, table: str, number: int, as_of: Any) -> None:
+    """Refuse an ``as_of`` after today: a price cannot have been read on a day still to come,
+    and a future date would also hide the row's age from the staleness warning."""
+    try:
+        day = datetime.date.fromisoformat(str(as_of).strip())
+    except ValueError:
+        return  # not a date at all: the row's own check names the format
+    # Tomorrow is still today somewhere on Earth; a later day is a typo.
+    latest = datetime.datetime.now(datetime.UTC).date() + datetime.timedelta(days=1)
+    if day > latest:
+        raise PriceCatalogError(
+            f"{path} [[{table}]] entry {number}, column `as_of`: {day.isoformat()} is in the "
+            f"future. Give the day the price was read (today at the latest, "
+            f"{latest - datetime.timedelta(days=1)}), as YYYY-MM-DD."
+        )
 
 
 __all__ = ["apply_overrides"]

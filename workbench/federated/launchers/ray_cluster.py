@@ -8,8 +8,10 @@ disconnects, and the next run finds the head still up. With an address it joins 
 instead, after checking (in a time-bounded subprocess) that something there answers like Ray.
 
 The head stops when the process exits (or on :func:`stop_ray`); it is a child of a thread that
-lives as long as the head, and dies with this process even when this process is killed (its temp
-folder then stays behind in the system temp folder).
+lives as long as the head, and dies with this process even when this process is killed. What the
+head started (agents, workers) and its temp folder are taken down by a watchdog
+(:mod:`.ray_reaper`) that notices this process's end however it ends, ``kill -9`` included; and
+each new head first removes the ``wb-ray-*`` folders whose owner process is gone.
 
 Ray's processes listen on every network interface (Ray replaces 127.0.0.1 by the machine's
 address on purpose) and, by default, accept anyone who connects. On a shared network, set
@@ -38,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workbench.federated.launchers import ray_reaper
 from workbench.kit.errors import WorkbenchError
 
 RAY_START_TIMEOUT_S = 180.0  # ray start --head on a busy 2-core machine took up to 45 s
@@ -45,6 +48,7 @@ RAY_START_ATTEMPTS = 2
 HEALTH_TIMEOUT_S = 60.0  # a trivial task must come back within this
 CONNECT_TIMEOUT_S = 5.0  # TCP connect to a cluster's address
 PROBE_TIMEOUT_S = 60.0  # joining an existing cluster, checked in a subprocess
+TEMP_PREFIX = "wb-ray-"  # the local head's temp folder, in the system temp folder
 
 LOCK = threading.RLock()  # one Ray run (and one head start) at a time in this process
 _HEAD: _Head | None = None
@@ -76,6 +80,7 @@ class _Head:
     address: str
     temp_dir: str
     log: Path
+    reaper: subprocess.Popen | None = None
 
     def alive(self) -> bool:
         return self.process.poll() is None and _answers(self.address)
@@ -157,8 +162,10 @@ def _start_head(timeout_s: float) -> _Head:
             f"The `ray` command is not installed next to this Python ({sys.executable}); install "
             "the workbench's dependencies (flwr[simulation] brings Ray) or use launcher = 'inline'."
         )
+    clean_stale_heads()
     # A fresh folder: a stale ray_current_cluster file in a shared one breaks later starts.
-    temp_dir = tempfile.mkdtemp(prefix="wb-ray-")
+    temp_dir = tempfile.mkdtemp(prefix=TEMP_PREFIX)
+    ray_reaper.write_owner(temp_dir, os.getpid())
     log = Path(temp_dir) / "ray-start.log"
     port, client_port, agent_port, dashboard_port = _free_ports(4)
     command = [
@@ -178,7 +185,7 @@ def _start_head(timeout_s: float) -> _Head:
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     process = _spawn_kept(command, log, env)
     # Ray listens on every interface whatever --node-ip-address says; we connect over loopback.
-    head = _Head(process, f"127.0.0.1:{port}", temp_dir, log)
+    head = _Head(process, f"127.0.0.1:{port}", temp_dir, log, _start_reaper(temp_dir, process.pid))
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -232,6 +239,33 @@ def _spawn_kept(command: list[str], log: Path, env: dict[str, str]) -> subproces
     return spawned["process"]
 
 
+def _start_reaper(temp_dir: str, group: int) -> subprocess.Popen | None:
+    """The watchdog of :mod:`.ray_reaper` for the head in ``temp_dir`` (process group ``group``,
+    the head's own: it starts a new session). ``None`` where it cannot start: the head still
+    dies with this process, only its children might not."""
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-I", ray_reaper.__file__, temp_dir, str(group)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a signal to this terminal's process group spares it
+        )
+    except OSError:
+        return None
+
+
+def clean_stale_heads(temp_root: str | None = None) -> list[str]:
+    """Stop what is left of local Ray heads whose workbench process is gone, and remove their
+    ``wb-ray-*`` folders; returns the folders removed."""
+    removed = []
+    for folder in sorted(Path(temp_root or tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*")):
+        if folder.is_dir() and ray_reaper.owner_is_gone(str(folder)):
+            ray_reaper.reap(str(folder))
+            removed.append(str(folder))
+    return removed
+
+
 def _die_with_parent() -> None:
     if sys.platform.startswith("linux"):
         with contextlib.suppress(Exception):
@@ -244,6 +278,11 @@ def _stop_head(head: _Head) -> None:
     stop_process_tree(head.process.pid, grace_s=15.0)
     with contextlib.suppress(subprocess.TimeoutExpired):
         head.process.wait(timeout=5)
+    if head.reaper is not None:  # closing its stdin lets it sweep up what is left, then exit
+        with contextlib.suppress(OSError):
+            head.reaper.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            head.reaper.wait(timeout=ray_reaper.GRACE_S + 10)
     shutil.rmtree(head.temp_dir, ignore_errors=True)
 
 
