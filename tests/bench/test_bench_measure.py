@@ -167,7 +167,7 @@ def test_config_batch_size_below_one_names_field_and_flag(size):
 
 def test_config_negative_seq_len_names_field_and_flag():
     """seq_len -1 names `seq_lens` and the --seq-len flag."""
-    with pytest.raises(InvalidInputError, match=r"`seq_lens` \(--seq-len\)"):
+    with pytest.raises(InvalidInputError, match=r"--seq-len \(`seq_lens`\)"):
         BenchConfig("tiny-bert", seq_lens=(-1,))
 
 

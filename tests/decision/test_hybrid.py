@@ -925,7 +925,10 @@ def test_unknown_policy_suggests_the_close_name():
 
 def test_too_many_requests_by_count_says_how_far_to_lower_it():
     """Three million requests is over the 2 million cap; the message says lower num_requests."""
-    with pytest.raises(SimulationTooLargeError, match="num_requests` to at most 2,000,000"):
+    with pytest.raises(
+        SimulationTooLargeError,
+        match=r"--requests \(`num_requests` in a config\) to at most 2,000,000",
+    ):
         ArrivalConfig(num_requests=3_000_000)
 
 

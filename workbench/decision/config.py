@@ -141,7 +141,7 @@ class ArrivalConfig:
             return
         cap = self.max_requests
         if self.num_requests is not None:
-            how = f"lower `num_requests` to at most {cap:,}"
+            how = f"lower --requests (`num_requests` in a config) to at most {cap:,}"
         else:
             longest = cap / float(self.rate_per_s)
             how = (
@@ -150,8 +150,8 @@ class ArrivalConfig:
             )
         raise SimulationTooLargeError(
             f"The simulation would produce about {expected:,.0f} requests, above the cap of "
-            f"{cap:,} (`max_requests`): {how}. Percentiles settle long before that; raise "
-            "`max_requests` only if you mean it."
+            f"{cap:,} (`max_requests` of the config): {how}. Percentiles settle long before "
+            "that; raise `max_requests` only if you mean it."
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -27,7 +27,11 @@ def is_number(value: Any) -> bool:
 
 
 def label(name: str, *, owner: str = "", flag: str = "") -> str:
-    """How an error names a field: ``\\`name\\` of owner (--flag)``."""
+    """How an error names a field: ``\\`name\\` of owner (--flag)``, or the flag first when it is
+    spelled otherwise than the field (``--cloud-ms-per-token (\\`cloud_ms_per_output_token\\`)``):
+    the user typed the flag; the field is what a config file calls it."""
+    if flag and flag != "--" + name.replace("_", "-"):
+        return f"{flag}{f' of {owner}' if owner else ''} (`{name}`)"
     text = f"`{name}`"
     if owner:
         text += f" of {owner}"
