@@ -8,6 +8,10 @@ kind ``eval`` in ``--runs-dir``. The table gives the accuracy with its Wilson 95
 agreement with fp32 for a variant, the p50 time per item and the run's wall time (the model load
 not included).
 
+An eval already complete in ``--runs-dir`` (same model, variant, set and classifier, whole set)
+is printed from its run instead of run again, so a second start continues where a stopped one
+ended.
+
 Run with ``python benchmarks/eval_accuracy.py`` (``--help`` for the options); about 40 minutes on
 2 idle cores, most of it smollm2-135m's variants on the chat sets.
 """
@@ -74,22 +78,44 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     runners: dict[str, object] = {}
+    done = _done(runs_dir)
     for config in configs:
+        key = (config.target, config.variant_name, config.eval_set, config.classifier)
+        if key in done:
+            summary, wall = done[key]
+            _print_row(summary, wall, "(earlier run)")
+            continue
         if config.target not in runners:
             runners = {config.target: load_model(config.target, progress=False)}
         started = time.perf_counter()
         result = run_eval(config, runner=runners[config.target], runs_dir=runs_dir, progress=False)
-        wall = time.perf_counter() - started
-        s = result.summary()
-        agree = formats.percent(s["agreement_with_fp32"]) if "agreement_with_fp32" in s else ""
-        classifier = s.get("classifier") or ""
-        interval = f"{formats.percent(s['score_low'])}–{formats.percent(s['score_high'])}"
-        print(
-            f"{s['model']:<13} {s['variant']:<17} {s['eval_set']:<15} {classifier:<17} "
-            f"{formats.percent(s['score']):>8} {interval:>14} {s['items']:>5} {agree:>10} "
-            f"{formats.duration_ms(s['p50_latency_ms']):>9} {wall:>7.1f}s",
-            flush=True,
-        )
+        _print_row(result.summary(), time.perf_counter() - started)
+
+
+def _done(runs_dir: str) -> dict[tuple, tuple[dict, float]]:
+    """Complete whole-set eval runs in ``runs_dir`` by (model, variant, set, classifier)."""
+    from workbench import runs
+
+    found = {}
+    for summary in runs.list_runs(runs_dir):
+        s = summary.summary
+        if summary.kind == "eval" and summary.status == "complete" and not s.get("limit"):
+            key = (s["model"], s["variant"], s["eval_set"], s.get("classifier") or CLASSIFIERS[0])
+            found[key] = (s, float(s.get("seconds") or float("nan")))
+    return found
+
+
+def _print_row(s: dict, wall: float, note: str = "") -> None:
+    """One row of the table: the eval's summary and its wall time."""
+    agree = formats.percent(s["agreement_with_fp32"]) if "agreement_with_fp32" in s else ""
+    classifier = s.get("classifier") or ""
+    interval = f"{formats.percent(s['score_low'])}–{formats.percent(s['score_high'])}"
+    print(
+        f"{s['model']:<13} {s['variant']:<17} {s['eval_set']:<15} {classifier:<17} "
+        f"{formats.percent(s['score']):>8} {interval:>14} {s['items']:>5} {agree:>10} "
+        f"{formats.duration_ms(s['p50_latency_ms']):>9} {wall:>7.1f}s {note}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":
