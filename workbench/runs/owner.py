@@ -35,12 +35,12 @@ class ProcessOwner:
     process_started: float | None  # seconds since the epoch; None where it cannot be read
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain values, as saved in ``run.json``."""
+        """Plain values, as ``owner.json`` holds them."""
         return {"host": self.host, "pid": self.pid, "process_started": self.process_started}
 
     @classmethod
     def from_dict(cls, data: Any) -> ProcessOwner | None:
-        """The owner saved by :meth:`to_dict`; ``None`` for a run saved without one."""
+        """The owner saved by :meth:`to_dict`; ``None`` for a folder without one."""
         if not isinstance(data, dict):
             return None
         host, pid, started = data.get("host"), data.get("pid"), data.get("process_started")
