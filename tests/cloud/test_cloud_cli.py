@@ -87,13 +87,16 @@ def test_serve_prints_its_url_answers_and_stops_on_ctrl_c(tmp_path):
          "--embedding-model", "tiny-bert", "--port", "0", "--region", "same-metro"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT,
         env=os.environ.copy(),
+        # Ctrl-C as a terminal delivers it: a test run started in the background (`cmd &` in a
+        # script) ignores SIGINT, and a child would inherit that and never see it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
         base_url = process.stdout.readline().strip()
         with urllib.request.urlopen(f"{base_url}/models", timeout=30) as answer:
             models = {m["id"] for m in json.load(answer)["data"]}
         process.send_signal(signal.SIGINT)
-        code = process.wait(timeout=120)  # a hang guard: a loaded 2-core CI machine is slow
+        code = process.wait(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
