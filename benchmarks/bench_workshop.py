@@ -27,9 +27,7 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,21 +41,12 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from _report import print_machine
+from bench_dashboards import CHROMIUM, CHROMIUM_ARGS, LOADED_TEXT, free_port
 
 from workbench import publish
 from workbench.publish.config import MAX_KERNELS
 from workbench.samples.runs import SampleSettings, ensure_sample_runs
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-LOADED_TEXT = "Move the workload sliders"
 ERROR_BANNER = "There was an error when executing cell"
 FIRST_WIDGET = ".jupyter-widgets"
 VIEWER_TIMEOUT_S = 300
@@ -114,12 +103,6 @@ def tree_rss_bytes(pid: int) -> int:
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
             total += process.memory_info().rss
     return total
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def kernels(url: str) -> int:

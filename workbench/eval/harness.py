@@ -271,19 +271,15 @@ def neighbour_answerer(
         order = np.argsort(-similarity, kind="stable")[:top]
         latency_ms = (time.perf_counter() - started) * 1000
         nearest = int(order[0])
-        predicted = labels[nearest]
-        return {
-            "id": item.id,
-            "input": item.input,
-            "answer": predicted,
-            "reference": item.reference,
-            "correct": bool(score_answer(predicted, item, eval_set)),
-            "latency_ms": latency_ms,
-            "output_tokens": None,
-            "neighbour_id": neighbours[nearest].id,
-            "similarity": float(similarity[nearest]),
-            "hit_at_k": item.reference in {labels[int(i)] for i in order},
-        }
+        return _labelled_row(
+            item,
+            labels[nearest],
+            eval_set,
+            latency_ms,
+            neighbour_id=neighbours[nearest].id,
+            similarity=float(similarity[nearest]),
+            hit_at_k=item.reference in {labels[int(i)] for i in order},
+        )
 
     return answer
 
@@ -329,19 +325,27 @@ def head_answerer(
             probabilities = torch.softmax(head(torch.from_numpy(vector)), dim=1)[0].numpy()
         latency_ms = (time.perf_counter() - started) * 1000
         best = int(np.argmax(probabilities))
-        predicted = labels[best]
-        return {
-            "id": item.id,
-            "input": item.input,
-            "answer": predicted,
-            "reference": item.reference,
-            "correct": bool(score_answer(predicted, item, eval_set)),
-            "latency_ms": latency_ms,
-            "output_tokens": None,
-            "confidence": float(probabilities[best]),
-        }
+        return _labelled_row(
+            item, labels[best], eval_set, latency_ms, confidence=float(probabilities[best])
+        )
 
     return answer
+
+
+def _labelled_row(
+    item: EvalItem, predicted: str, eval_set: EvalSet, latency_ms: float, **extra: Any
+) -> dict[str, Any]:
+    """An embedding item's row: the label it was given, scored, then what the classifier adds."""
+    return {
+        "id": item.id,
+        "input": item.input,
+        "answer": predicted,
+        "reference": item.reference,
+        "correct": bool(score_answer(predicted, item, eval_set)),
+        "latency_ms": latency_ms,
+        "output_tokens": None,
+        **extra,
+    }
 
 
 def _unit_rows(vectors: np.ndarray) -> np.ndarray:
