@@ -226,6 +226,7 @@ class LoopbackBrowser:
 
     def __init__(self) -> None:
         self.requested: list[str] = []
+        self.console: list[str] = []  # the pages' console errors and warnings, printed on failure
         self._playwright: Any = None
         self._browser: Any = None
 
@@ -247,6 +248,8 @@ class LoopbackBrowser:
         context.route("**/*", self._only_loopback)
         page = context.new_page()
         page.on("websocket", lambda socket_: self.requested.append(socket_.url))
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.console.append(f"pageerror: {error}"))
         page.set_default_timeout(PAGE_TIMEOUT_MS)
         page.goto(url)
         return page
@@ -259,13 +262,19 @@ class LoopbackBrowser:
         else:
             route.abort()  # the test never leaves the machine, even when the page tries
 
+    def _console(self, message: Any) -> None:
+        if message.type in ("error", "warning"):
+            self.console.append(f"{message.type}: {message.text}")
+
     def elsewhere(self) -> list[str]:
         """Every requested address whose host is not 127.0.0.1."""
         return sorted(
             {u for u in self.requested if urlparse(u).hostname not in ("127.0.0.1", None)}
         )
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is not None and self.console:  # shown with the failure (captured output)
+            print("The pages' console said:", *self.console[-40:], sep="\n  ")
         with contextlib.suppress(Exception):
             self._browser.close()
         self._playwright.stop()

@@ -78,8 +78,14 @@ class DecisionDashboard(w.AppLayout):
     load_now
         Read the runs and compute at once; otherwise call :meth:`load` (or press Reload).
     background
-        Load on a thread, so that a page shows the loading state while samples are made, and
-        recompute after a slider move on the panel's worker thread (newest move first).
+        Recompute after a slider move on the panel's worker thread (newest move first), and,
+        when samples may have to be made (``run_ids`` None), load on a thread so that a page
+        shows the loading state meanwhile. Given runs load before the cell ends: a page then
+        builds its widgets from their final state (a load ending while a page builds its
+        widgets can leave that page with none).
+    shared
+        Share decisions and charts with the other pages on the same inputs
+        (:mod:`workbench.decision.cache`); a published dashboard does.
     """
 
     def __init__(
@@ -94,6 +100,7 @@ class DecisionDashboard(w.AppLayout):
         requests: int = 5_000,
         load_now: bool = True,
         background: bool = False,
+        shared: bool = False,
         **kwargs: Any,
     ):
         self.runs_dir = runs_dir
@@ -115,13 +122,14 @@ class DecisionDashboard(w.AppLayout):
             today=today,
             run_refs=self.refs_for,
             background=background,
+            shared=shared,
         )
         self.panel.layout.display = "none"  # until the runs are known
         self.panel.table.observe(lambda _: self._show_sources(), names="value")
         super().__init__(center=self.panel, **self._frame(), **kwargs)
         self.add_class("wb-decision-dashboard")
         if load_now:
-            self.start(background)
+            self.start(background and self.run_ids is None)
 
     def _frame(self) -> dict[str, w.Widget]:
         """The header (status, Reload, errors) and the footer (the sources) around the panel."""

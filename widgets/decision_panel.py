@@ -39,6 +39,13 @@ from workbench.decision import (
     with_routing,
     with_workload,
 )
+from workbench.decision.cache import (
+    chart_bytes,
+    decision_key,
+    keep_decision,
+    kept_chart,
+    load_decision,
+)
 from workbench.kit import formats
 from workbench.kit.fields import specs
 
@@ -150,6 +157,10 @@ class DecisionPanel(w.VBox):
         Recompute after a slider move on a worker thread, newest move first (a page stays
         responsive and never shows a stale result); otherwise at once, before the setter
         returns (scripts and tests).
+    shared
+        Read a decision another page has already computed on the same inputs, and keep each
+        one computed here for the others (:mod:`workbench.decision.cache`): thirty viewers of
+        a published dashboard then price and draw its first view once, not thirty times.
     """
 
     def __init__(
@@ -160,9 +171,11 @@ class DecisionPanel(w.VBox):
         today: datetime.date | None = None,
         run_refs: Mapping[str, str] | Callable[[Any], Mapping[str, str]] | None = None,
         background: bool = False,
+        shared: bool = False,
         **kwargs: Any,
     ):
         self.runs_dir = runs_dir
+        self.shared = shared
         self.run_refs = run_refs
         self.requests = requests
         self.today = today
@@ -369,6 +382,12 @@ class DecisionPanel(w.VBox):
             self.compare_button.disabled = True
         try:
             scenario = self.scenario_with_workload()
+            key = self._shared_key(scenario)
+            kept = load_decision(key) if key else None
+            if kept is not None:  # another page computed it on the same inputs
+                self._show(kept)
+                self._draw_charts(kept, _generation, key=key)
+                return
             self.status.value = status_html(f"Pricing the options of {scenario.name} …")
             if self.background:
                 priced = self._decide(scenario, routing=False)
@@ -383,8 +402,10 @@ class DecisionPanel(w.VBox):
                 decision = self._decide(scenario)
             if self._stale(_generation):
                 return
+            if key:
+                keep_decision(key, decision)
             self._show(decision)
-            self._draw_charts(decision, _generation)
+            self._draw_charts(decision, _generation, key=key)
         except Exception as exc:  # shown in the panel, never as a traceback
             self.progress.clear_output()
             if self._stale(_generation):
@@ -394,6 +415,14 @@ class DecisionPanel(w.VBox):
         finally:
             if _generation is None:
                 self.compare_button.disabled = False
+
+    def _shared_key(self, scenario: Any) -> str | None:
+        """The key of this compare's decision among the shared ones (``None``: not shared)."""
+        if not self.shared:
+            return None
+        return decision_key(
+            scenario, self.runs_dir, requests=self.requests, today=self.today, routing=True
+        )
 
     def _decide(self, scenario: Any, **options: Any) -> Any:
         """:func:`workbench.decision.decide` for this panel's runs, day and stream length; what
@@ -449,14 +478,29 @@ class DecisionPanel(w.VBox):
         self.status.value = status_html("Simulation inputs: " + "; ".join(notes) + ".")
 
     def _draw_charts(
-        self, decision: Any, generation: int | None, names: tuple[str, ...] | None = None
+        self,
+        decision: Any,
+        generation: int | None,
+        names: tuple[str, ...] | None = None,
+        *,
+        key: str | None = None,
     ) -> None:
-        """Each chart as soon as it is drawn; an unchanged one comes from the cache at once."""
+        """Each chart as soon as it is drawn; an unchanged one comes from the cache at once
+        (and, with a shared ``key``, one another page drew is read)."""
+        if key and names is None:
+            kept = {n: kept_chart(key, n, _CHART_FORMAT) for n in self.charts}
+            if all(kept.values()):  # no drawing, and no need to import matplotlib
+                for name, image in kept.items():
+                    self.charts[name].value = image
+                return
         for name, (chart, args) in chart_inputs(decision).items():
             if self._stale(generation):
                 return  # the newer compare draws them
-            if names is None or name in names:
-                self.charts[name].value = _image(chart, *args)
+            if names is not None and name not in names:
+                continue
+            draw = partial(_image, chart, *args)
+            image = chart_bytes(key, name, _CHART_FORMAT, draw) if key else draw()
+            self.charts[name].value = image
 
     def _clear(self) -> None:
         self.decision = None

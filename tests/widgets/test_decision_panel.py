@@ -311,3 +311,72 @@ def _wait_until_idle(panel: DecisionPanel, timeout_s: float = 300) -> None:
     while panel.compare_button.disabled or panel._wake.is_set():
         assert time.monotonic() < deadline, "the worker did not finish"
         time.sleep(0.05)
+
+
+# -- pages sharing their decisions ----------------------------------------------------------------
+
+
+def _shown(panel: DecisionPanel) -> list[object]:
+    """What a page shows: the texts and the chart images."""
+    texts = [panel.title.value, panel.answer.value, panel.table.value, panel.policy_table.value]
+    return [*texts, *(image.value for image in panel.charts.values())]
+
+
+def test_a_shared_panel_shows_what_another_page_computed_without_computing(
+    runs_with_smollm2, monkeypatch
+):
+    """A second page on the same runs and workload reads the first page's decision and charts:
+    the same answer, tables and charts, and no pricing, simulation or drawing of its own."""
+    import widgets.decision_panel as decision_panel
+
+    first = DecisionPanel(
+        "support_chatbot", runs_dir=str(runs_with_smollm2), requests=500, shared=True
+    )
+    first.compare()
+    assert ERROR_CLASS not in first.status.value
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the second page computed what the first had kept")
+
+    monkeypatch.setattr(decision_panel, "decide", refuse)
+    monkeypatch.setattr(decision_panel, "_image", refuse)
+    second = DecisionPanel(
+        "support_chatbot", runs_dir=str(runs_with_smollm2), requests=500, shared=True
+    )
+    second.compare()
+
+    assert ERROR_CLASS not in second.status.value
+    assert _shown(second) == _shown(first)
+    assert all(image for image in _shown(second)[4:])
+
+
+def test_a_shared_decision_is_not_read_for_other_inputs(runs_with_smollm2, monkeypatch):
+    """Another workload, another day, or a new file in the runs folder is computed afresh."""
+    from workbench.decision import cache
+
+    panel = DecisionPanel(
+        "support_chatbot", runs_dir=str(runs_with_smollm2), requests=500, shared=True
+    )
+    scenario = panel.scenario_with_workload()
+    keys = {panel._shared_key(scenario)}
+    panel.requests_per_month.value = panel.requests_per_month.value * 2
+    keys.add(panel._shared_key(panel.scenario_with_workload()))
+    other_day = DecisionPanel(
+        "support_chatbot",
+        runs_dir=str(runs_with_smollm2),
+        requests=500,
+        shared=True,
+        today=datetime.date(2030, 1, 1),
+    )
+    keys.add(other_day._shared_key(scenario))
+    before = cache.decision_key(scenario, runs_with_smollm2, requests=500, today=None, routing=True)
+    (runs_with_smollm2 / "new-run-marker.txt").write_text("a run folder changed")
+    try:
+        after = cache.decision_key(
+            scenario, runs_with_smollm2, requests=500, today=None, routing=True
+        )
+    finally:
+        (runs_with_smollm2 / "new-run-marker.txt").unlink()
+
+    assert len(keys) == 3
+    assert before in keys and after != before

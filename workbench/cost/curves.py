@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
 
 from workbench.cost.autoscaling import always_on_monthly_usd, hourly_plan, replica_steps
 from workbench.cost.config import (
@@ -287,7 +286,7 @@ def _walk_curved(
         values.append(cost_a - cost_b)
     signs = [_sign(value, scale) for value in values]
     found = [
-        float(brentq(difference, float(left), float(right), xtol=1e-9 * float(right)))
+        float(_brentq()(difference, float(left), float(right), xtol=1e-9 * float(right)))
         for (left, right), (sign_left, sign_right) in zip(
             itertools.pairwise(points), itertools.pairwise(signs), strict=True
         )
@@ -393,6 +392,14 @@ def cost_curve(
     frame = pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
     frame["units"] = frame["units"].astype("Int64")
     return frame
+
+
+def _brentq() -> Any:
+    """scipy's root finder, imported when a break-even is searched (scipy.optimize takes about
+    0.6 s to import: a dashboard page that reads a kept decision never needs it)."""
+    from scipy.optimize import brentq
+
+    return brentq
 
 
 __all__ = ["BREAK_EVEN_RANGE", "CURVE_COLUMNS", "BreakEven", "break_even", "cost_curve"]
