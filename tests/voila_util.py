@@ -27,6 +27,7 @@ import nbformat
 import pytest
 
 from workbench import publish as pub
+from workbench.publish.serve import dies_with
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
@@ -96,6 +97,7 @@ def running_server(
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=dies_with(os.getpid()),  # a test run killed does not leave it serving
         )
     try:
         deadline = time.monotonic() + START_TIMEOUT_S

@@ -167,7 +167,7 @@ def _token_config(folder: Path, token: str) -> Path:
 def _run_until_stopped(command: list[str], app: Path) -> int:
     """Run Voilà in ``app`` until it exits or Ctrl-C (or SIGTERM) stops it; its exit status."""
     process = subprocess.Popen(
-        command, cwd=app, env=voila_environment(), preexec_fn=_dies_with(os.getpid())
+        command, cwd=app, env=voila_environment(), preexec_fn=dies_with(os.getpid())
     )
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
@@ -191,7 +191,7 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
-def _dies_with(parent_pid: int) -> Any:
+def dies_with(parent_pid: int) -> Any:
     """A ``preexec_fn`` after which the child gets SIGTERM when ``parent_pid`` dies (Linux).
 
     Voilà shuts its kernels down on SIGTERM; the guard also exits if that hangs. Elsewhere (no
@@ -243,4 +243,11 @@ def check_port(port: int) -> None:
             ) from exc
 
 
-__all__ = ["check_port", "published_app", "serve", "voila_command", "voila_environment"]
+__all__ = [
+    "check_port",
+    "dies_with",
+    "published_app",
+    "serve",
+    "voila_command",
+    "voila_environment",
+]
