@@ -14,7 +14,12 @@ Printed beside each target (issue 13, on 2 cores / 24 GB):
 - p50 / p95 time from arriving to the first widget (target: p95 <= 20 s);
 - peak resident memory of the server's process tree, Voilà and its kernels (target: <= 12 GB);
 - seconds from the last viewer leaving until no kernel is left (target: <= 120 s);
-- error banners shown (target: 0).
+- error banners shown (target: 0);
+- the server's CPU seconds per viewer and its largest kernel, and from them what 100 viewers
+  would need (an extrapolation, printed as one).
+
+The pages of a published dashboard share their decision and charts
+(:mod:`workbench.decision.cache`): the first viewer computes the first view, the others read it.
 
 Run with ``python benchmarks/bench_workshop.py`` (30 viewers, several minutes on 2 cores);
 ``--viewers 3`` for a quick check. ``--help`` for the other options.
@@ -55,6 +60,7 @@ RELEASE_TIMEOUT_S = 300
 TARGET_P95_FIRST_WIDGET_S = 20.0
 TARGET_PEAK_MEMORY_GB = 12.0
 TARGET_RELEASE_S = 120.0
+SCALE_VIEWERS = 100  # the workshop size the report extrapolates to
 
 
 @dataclass
@@ -71,38 +77,50 @@ class Viewer:
 
 
 @dataclass
-class MemoryWatch:
-    """Samples the resident memory of a process tree on a thread; keeps the peak."""
+class ServerWatch:
+    """Samples the server's process tree on a thread: peak resident memory, and CPU time.
+
+    The CPU time of each process is its last sample (a kernel that ends between two samples
+    loses at most half a second of its time), summed over every process seen.
+    """
 
     pid: int
     peak_bytes: int = 0
+    peak_kernel_bytes: int = 0  # the largest single kernel seen
+    _cpu_s: dict[int, float] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
 
-    def __enter__(self) -> MemoryWatch:
+    def __enter__(self) -> ServerWatch:
         threading.Thread(target=self._run, daemon=True).start()
         return self
 
     def _run(self) -> None:
+        import psutil
+
         while not self._stop.wait(0.5):
-            self.peak_bytes = max(self.peak_bytes, tree_rss_bytes(self.pid))
+            try:
+                root = psutil.Process(self.pid)
+                processes = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            total = 0
+            for process in processes:
+                with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                    rss = process.memory_info().rss
+                    times = process.cpu_times()
+                    total += rss
+                    self._cpu_s[process.pid] = times.user + times.system
+                    if "ipykernel" in " ".join(process.cmdline()):
+                        self.peak_kernel_bytes = max(self.peak_kernel_bytes, rss)
+            self.peak_bytes = max(self.peak_bytes, total)
+
+    @property
+    def cpu_s(self) -> float:
+        """CPU seconds used by the server and its kernels while watched."""
+        return sum(self._cpu_s.values())
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-
-
-def tree_rss_bytes(pid: int) -> int:
-    """Resident memory of ``pid`` and its descendants, in bytes."""
-    import psutil
-
-    total = 0
-    try:
-        processes = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0
-    for process in processes:
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            total += process.memory_info().rss
-    return total
 
 
 def kernels(url: str) -> int:
@@ -198,7 +216,9 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(ordered, n=100, method="inclusive")[q - 1]
 
 
-def report(seen: list[Viewer], peak_bytes: int, release_s: float | None) -> None:
+def report(
+    seen: list[Viewer], watch: ServerWatch, release_s: float | None, arrival_s: float
+) -> None:
     firsts = [v.first_widget_s for v in seen if v.first_widget_s is not None]
     got = len(firsts)
     banners = sum(v.error_banners for v in seen)
@@ -220,7 +240,7 @@ def report(seen: list[Viewer], peak_bytes: int, release_s: float | None) -> None
             (f"first widget p50 / p95 (n={got})", f"{p50:.1f} s / {p95:.1f} s",
              f"p95 <= {TARGET_P95_FIRST_WIDGET_S:.0f} s", p95 <= TARGET_P95_FIRST_WIDGET_S)
         )  # fmt: skip
-    peak_gb = peak_bytes / 1e9
+    peak_gb = watch.peak_bytes / 1e9
     rows += [
         ("peak memory, Voila and its kernels", f"{peak_gb:.2f} GB",
          f"<= {TARGET_PEAK_MEMORY_GB:.0f} GB", peak_gb <= TARGET_PEAK_MEMORY_GB),
@@ -232,9 +252,34 @@ def report(seen: list[Viewer], peak_bytes: int, release_s: float | None) -> None
     for name, value, target, ok in rows:
         print(f"{name:<44}{value:>16}  {target:<14}{mark(ok)}")
     print(f"viewers whose slider repriced the options: {moved} / {len(seen)}")
+    per_viewer = watch.cpu_s / len(seen)
+    print(
+        f"server CPU: {watch.cpu_s:.0f} s in all, {per_viewer:.1f} s per viewer; "
+        f"largest kernel {watch.peak_kernel_bytes / 1e6:.0f} MB"
+    )
+    print(
+        f"for {SCALE_VIEWERS} viewers over {arrival_s:.0f} s (extrapolated, not measured): "
+        + scale_estimate(per_viewer, watch.peak_kernel_bytes, arrival_s)
+    )
     for viewer in seen:
         if viewer.error:
             print(f"  viewer {viewer.index}: {viewer.error}")
+
+
+def scale_estimate(cpu_per_viewer_s: float, kernel_bytes: int, arrival_s: float) -> str:
+    """Cores and memory for :data:`SCALE_VIEWERS` viewers from this run's per-viewer figures.
+
+    Cores: the viewers' server CPU time spread over their arrival window plus the p95 target
+    (the work must be done by the time the last viewer's p95 is due). Memory: every viewer's
+    kernel alive at once (viewers who stay), plus Voilà's own ~0.3 GB.
+    """
+    cores = cpu_per_viewer_s * SCALE_VIEWERS / (arrival_s + TARGET_P95_FIRST_WIDGET_S)
+    memory_gb = (SCALE_VIEWERS * kernel_bytes + 0.3e9) / 1e9
+    return (
+        f"about {max(cores, 1):.0f} cores busy for the arrivals, and up to {memory_gb:.0f} GB if "
+        f"every viewer stays (--max-kernels {SCALE_VIEWERS}); a viewer's kernel is released "
+        "when the tab closes"
+    )
 
 
 def main() -> None:
@@ -271,7 +316,7 @@ def main() -> None:
         )
         server = start_server(app, port, flags, work / "serve.log")
         try:
-            with MemoryWatch(server.pid) as memory:
+            with ServerWatch(server.pid) as watch:
                 seen = asyncio.run(workshop(url, args.viewers, args.arrival_s))
                 left_at = time.monotonic()
                 release_s = None
@@ -286,7 +331,7 @@ def main() -> None:
                 server.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
-        report(seen, memory.peak_bytes, release_s)
+        report(seen, watch, release_s, args.arrival_s)
 
 
 if __name__ == "__main__":

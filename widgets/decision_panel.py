@@ -17,6 +17,7 @@ not change is not drawn again (:func:`workbench.cost.plots.image`).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import html
 import math
@@ -41,6 +42,7 @@ from workbench.decision import (
 )
 from workbench.decision.cache import (
     chart_bytes,
+    computing,
     decision_key,
     keep_decision,
     kept_chart,
@@ -383,29 +385,14 @@ class DecisionPanel(w.VBox):
         try:
             scenario = self.scenario_with_workload()
             key = self._shared_key(scenario)
-            kept = load_decision(key) if key else None
-            if kept is not None:  # another page computed it on the same inputs
-                self._show(kept)
-                self._draw_charts(kept, _generation, key=key)
-                return
-            self.status.value = status_html(f"Pricing the options of {scenario.name} …")
-            if self.background:
-                priced = self._decide(scenario, routing=False)
-                if self._stale(_generation):
+            # Pages asking for the same decision take turns: the first computes, the others read.
+            with computing(key) if key else contextlib.nullcontext():
+                kept = load_decision(key) if key else None
+                if kept is not None:  # another page computed it on the same inputs
+                    self._show(kept)
+                    self._draw_charts(kept, _generation, key=key)
                     return
-                self._show(priced, routing=False)
-                self._draw_charts(priced, _generation, _COST_CHARTS)
-                if self._stale(_generation):
-                    return
-                decision = self._route(priced)
-            else:
-                decision = self._decide(scenario)
-            if self._stale(_generation):
-                return
-            if key:
-                keep_decision(key, decision)
-            self._show(decision)
-            self._draw_charts(decision, _generation, key=key)
+                self._compute(scenario, key, _generation)
         except Exception as exc:  # shown in the panel, never as a traceback
             self.progress.clear_output()
             if self._stale(_generation):
@@ -415,6 +402,27 @@ class DecisionPanel(w.VBox):
         finally:
             if _generation is None:
                 self.compare_button.disabled = False
+
+    def _compute(self, scenario: Any, key: str | None, generation: int | None) -> None:
+        """Decide, keep the decision for other pages (``key``) and show it."""
+        self.status.value = status_html(f"Pricing the options of {scenario.name} …")
+        if self.background:
+            priced = self._decide(scenario, routing=False)
+            if self._stale(generation):
+                return
+            self._show(priced, routing=False)
+            self._draw_charts(priced, generation, _COST_CHARTS)
+            if self._stale(generation):
+                return
+            decision = self._route(priced)
+        else:
+            decision = self._decide(scenario)
+        if key:  # right for its inputs even when a newer move has come meanwhile
+            keep_decision(key, decision)
+        if self._stale(generation):
+            return
+        self._show(decision)
+        self._draw_charts(decision, generation, key=key)
 
     def _shared_key(self, scenario: Any) -> str | None:
         """The key of this compare's decision among the shared ones (``None``: not shared)."""

@@ -4,7 +4,8 @@ A workshop opens one published decision dashboard thirty times: thirty kernels p
 options on the same runs at the same workload, simulate the same routing and draw the same five
 charts, each taking seconds of a shared 2-core machine. The first one to finish keeps its result
 here and the others read it (a few milliseconds); a slider move that another page has already
-made is read too.
+made is read too. Pages that ask for the same decision at the same moment take turns
+(:func:`computing`): one computes, the others wait and read it.
 
 The key is a digest of everything a decision is computed from: the scenario with its workload
 and run references, the simulation's request count, the day price ages are counted to, whether
@@ -20,10 +21,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +127,23 @@ def chart_bytes(key: str, name: str, fmt: str, draw: Callable[[], bytes]) -> byt
     return data
 
 
+@contextlib.contextmanager
+def computing(key: str) -> Iterator[None]:
+    """Hold the right to compute the decision ``key`` (other pages on the same inputs wait, then
+    read what it kept, instead of computing it beside it). Released when the block ends, or when
+    the process dies; where the cache cannot be written, nothing is held."""
+    try:
+        folder = decisions_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = (folder / f"{key}.lock").open("a")
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released by closing (or by the process ending)
+        yield
+
+
 def _write(path: Path, write: Callable[[Path], None]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -149,6 +168,7 @@ __all__ = [
     "CACHE_FORMAT",
     "MAX_ENTRIES",
     "chart_bytes",
+    "computing",
     "decision_key",
     "decisions_dir",
     "keep_decision",
