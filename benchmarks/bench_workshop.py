@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -40,8 +41,10 @@ import tempfile
 import threading
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -60,7 +63,8 @@ RELEASE_TIMEOUT_S = 300
 TARGET_P95_FIRST_WIDGET_S = 20.0
 TARGET_PEAK_MEMORY_GB = 12.0
 TARGET_RELEASE_S = 120.0
-SCALE_VIEWERS = 100  # the workshop size the report extrapolates to
+SCALE_VIEWERS = 100  # the workshop size the report extrapolates to ...
+SCALE_ARRIVAL_S = 60.0  # ... arriving over a minute
 
 
 @dataclass
@@ -209,6 +213,141 @@ async def workshop(url: str, viewers: int, arrival_s: float) -> list[Viewer]:
     return seen
 
 
+# -- viewers that speak the kernel protocol (no browser) -------------------------------------------
+
+KERNEL_PROTOCOL = "v1.kernel.websocket.jupyter.org"
+
+
+def _fetch_page(url: str, jar: Any) -> tuple[int, str, int]:
+    """GET the dashboard as a browser does (cookies kept): status, body, Retry-After."""
+    import urllib.error
+
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    try:
+        with opener.open(url, timeout=VIEWER_TIMEOUT_S) as response:
+            return response.status, response.read().decode("utf-8", "replace"), 0
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode("utf-8", "replace"), int(exc.headers["Retry-After"] or 5)
+
+
+def _message(
+    msg_type: str, content: dict[str, Any], session: str, metadata: dict[str, Any] | None = None
+) -> bytes:
+    """A kernel message in the v1 websocket framing, on the shell channel."""
+    from jupyter_server.services.kernels.connection.base import serialize_msg_to_ws_v1
+
+    header = {
+        "msg_id": uuid.uuid4().hex,
+        "msg_type": msg_type,
+        "session": session,
+        "username": "viewer",
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "version": "5.3",
+    }
+    parts = [json.dumps(part).encode() for part in (header, {}, metadata or {}, content)]
+    return serialize_msg_to_ws_v1(parts, "shell")
+
+
+def _comm_messages(raw: bytes) -> tuple[str, dict[str, Any]]:
+    """(message type, content) of a message from the kernel's channel."""
+    from jupyter_server.services.kernels.connection.base import deserialize_msg_from_ws_v1
+
+    _channel, parts = deserialize_msg_from_ws_v1(raw)
+    header, content = json.loads(parts[0]), json.loads(parts[3])
+    return header["msg_type"], content
+
+
+async def view_protocol(url: str, viewer: Viewer) -> None:
+    """One viewer without a browser: load the page (the kernel runs the notebook), connect to its
+    kernel as the page's widget manager does and fetch every widget's state (the first widget
+    can be drawn then), move the Requests / month slider, wait for the options table to be
+    repriced, and leave (the page's shutdown request on closing)."""
+    import http.cookiejar
+
+    import websockets
+
+    jar = http.cookiejar.CookieJar()
+    start = time.monotonic()
+    try:
+        while True:
+            status, body, retry_after = await asyncio.to_thread(_fetch_page, url, jar)
+            if status != 503:
+                break
+            viewer.busy_pages += 1
+            await asyncio.sleep(retry_after)
+        viewer.error_banners = body.count(ERROR_BANNER)
+        kernel_id = re.search(r'"kernelId": "([0-9a-f-]+)"', body).group(1)
+        session = uuid.uuid4().hex
+        address = url.replace("http://", "ws://") + f"api/kernels/{kernel_id}/channels"
+        cookies = "; ".join(f"{c.name}={c.value}" for c in jar)
+        async with websockets.connect(
+            f"{address}?session_id={session}",
+            subprotocols=[KERNEL_PROTOCOL],
+            additional_headers={"Cookie": cookies},
+            max_size=None,
+        ) as socket:
+            control = uuid.uuid4().hex
+            open_control = {"comm_id": control, "target_name": "jupyter.widget.control", "data": {}}
+            version = {"version": "1.0.0"}  # the widget control protocol's
+            await socket.send(_message("comm_open", open_control, session, version))
+            ask = {"comm_id": control, "data": {"method": "request_states"}}
+            await socket.send(_message("comm_msg", ask, session))
+            states = await _wait_for(socket, lambda t, c: c.get("data", {}).get("method")
+                                     == "update_states")  # fmt: skip
+            states = states["data"]["states"]
+            viewer.first_widget_s = time.monotonic() - start
+            slider = next(i for i, m in states.items()
+                          if m["state"].get("description") == "Requests / month")  # fmt: skip
+            table = next(i for i, m in states.items()
+                         if "This machine" in str(m["state"].get("value", "")))  # fmt: skip
+            viewer.loaded_s = viewer.first_widget_s
+            value = states[slider]["state"]["value"] * 10 ** states[slider]["state"]["step"]
+            update = {"method": "update", "state": {"value": value}, "buffer_paths": []}
+            await socket.send(_message("comm_msg", {"comm_id": slider, "data": update}, session))
+            moved = await _wait_for(
+                socket,
+                lambda t, c: c.get("comm_id") == table and "value" in c["data"].get("state", {}),
+                timeout=60,
+            )
+            viewer.slider_moved = moved is not None
+            viewer.error_banners += str(moved).count("wb-error")
+        xsrf = next((c.value for c in jar if c.name == "_xsrf"), "")
+        shutdown = urllib.request.Request(
+            url + f"voila/api/shutdown/{kernel_id}?_xsrf={xsrf}",
+            method="POST",
+            headers={"Cookie": cookies, "X-XSRFToken": xsrf},
+        )
+        await asyncio.to_thread(urllib.request.urlopen, shutdown, timeout=30)
+    except Exception as exc:  # a viewer that failed is reported, not fatal
+        viewer.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
+
+
+async def _wait_for(socket: Any, wanted: Any, timeout: float = VIEWER_TIMEOUT_S) -> Any:
+    """The content of the first comm message ``wanted(type, content)`` accepts (None: timeout)."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            raw = await asyncio.wait_for(socket.recv(), left)
+        except TimeoutError:
+            return None
+        kind, content = _comm_messages(raw)
+        if kind == "comm_msg" and wanted(kind, content):
+            return content
+    return None
+
+
+async def workshop_protocol(url: str, viewers: int, arrival_s: float) -> list[Viewer]:
+    seen = [Viewer(i) for i in range(viewers)]
+    gap = arrival_s / max(viewers - 1, 1)
+
+    async def arrive(viewer: Viewer) -> None:
+        await asyncio.sleep(viewer.index * gap)
+        await view_protocol(url, viewer)
+
+    await asyncio.gather(*(arrive(v) for v in seen))
+    return seen
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if len(ordered) == 1:
@@ -216,9 +355,7 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(ordered, n=100, method="inclusive")[q - 1]
 
 
-def report(
-    seen: list[Viewer], watch: ServerWatch, release_s: float | None, arrival_s: float
-) -> None:
+def report(seen: list[Viewer], watch: ServerWatch, release_s: float | None) -> None:
     firsts = [v.first_widget_s for v in seen if v.first_widget_s is not None]
     got = len(firsts)
     banners = sum(v.error_banners for v in seen)
@@ -258,8 +395,8 @@ def report(
         f"largest kernel {watch.peak_kernel_bytes / 1e6:.0f} MB"
     )
     print(
-        f"for {SCALE_VIEWERS} viewers over {arrival_s:.0f} s (extrapolated, not measured): "
-        + scale_estimate(per_viewer, watch.peak_kernel_bytes, arrival_s)
+        f"for {SCALE_VIEWERS} viewers over {SCALE_ARRIVAL_S:.0f} s (extrapolated, not measured): "
+        + scale_estimate(per_viewer, watch.peak_kernel_bytes, SCALE_ARRIVAL_S)
     )
     for viewer in seen:
         if viewer.error:
@@ -293,12 +430,21 @@ def main() -> None:
     )
     parser.add_argument("--preheat", action="store_true", help="workbench serve --preheat")
     parser.add_argument(
+        "--clients",
+        choices=("chromium", "protocol"),
+        default="chromium",
+        help="viewers as headless Chromium pages (default; the browsers share this machine's "
+        "cores with the server) or as clients that speak the kernel protocol (the page, the "
+        "widget states, a slider update), as browsers on the participants' own laptops would "
+        "leave the server's machine to the server",
+    )
+    parser.add_argument(
         "--sample-model", default="tiny-llama", help="the model of the sample benchmark"
     )
     args = parser.parse_args()
     if args.viewers < 1:
         parser.error(f"--viewers must be >= 1, got {args.viewers}")
-    if CHROMIUM is None:
+    if CHROMIUM is None and args.clients == "chromium":
         raise SystemExit("chromium is not installed: apt-get install chromium")
 
     print_machine()
@@ -312,12 +458,13 @@ def main() -> None:
         flags = ["--max-kernels", str(args.max_kernels), *(["--preheat"] if args.preheat else [])]
         print(
             f"serving the decision dashboard with workbench serve {' '.join(flags)}; "
-            f"{args.viewers} viewers over {args.arrival_s:.0f} s"
+            f"{args.viewers} viewers ({args.clients}) over {args.arrival_s:.0f} s"
         )
         server = start_server(app, port, flags, work / "serve.log")
         try:
             with ServerWatch(server.pid) as watch:
-                seen = asyncio.run(workshop(url, args.viewers, args.arrival_s))
+                viewers = workshop if args.clients == "chromium" else workshop_protocol
+                seen = asyncio.run(viewers(url, args.viewers, args.arrival_s))
                 left_at = time.monotonic()
                 release_s = None
                 while time.monotonic() - left_at < RELEASE_TIMEOUT_S:
@@ -331,7 +478,7 @@ def main() -> None:
                 server.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
-        report(seen, watch, release_s, args.arrival_s)
+        report(seen, watch, release_s)
 
 
 if __name__ == "__main__":
