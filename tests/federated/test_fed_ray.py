@@ -19,7 +19,7 @@ pytest.importorskip("ray", reason="the Ray launcher needs ray (pip install 'flwr
 
 from workbench.federated.config import FedConfig
 from workbench.federated.launchers import ray as ray_launcher
-from workbench.federated.launchers import ray_cluster
+from workbench.federated.launchers import ray_cluster, ray_pool
 from workbench.federated.runner import ROUND_COLUMNS, run_federated
 from workbench.kit.errors import WorkbenchError
 
@@ -82,10 +82,40 @@ def test_repeated_ray_runs_are_identical(ray_rounds):
 
 
 def test_runs_reuse_the_head(ray_head, ray_rounds):
-    """Flower's shutdown after a run leaves the head up: the next run starts no new Ray."""
+    """The head outlives a run: the next run starts no new Ray."""
     again = ray_launcher.ensure_ray()
     assert again.address == ray_head.address
     assert again.start_s == 0.0
+
+
+def test_runs_keep_their_client_actors(ray_head, ray_rounds):
+    """A later run takes the ClientApp actors an earlier one left: it starts no actor process."""
+    # Prepare
+    before = ray_pool.stats()
+    # Execute
+    again = _run(CONFIG.replace(launcher="ray"))
+    # Assert
+    after = ray_pool.stats()
+    assert before["kept"] >= 1 and after["kept"] == before["kept"]
+    assert after["created"] == before["created"]
+    assert after["reused"] == before["reused"] + 1
+    pd.testing.assert_frame_equal(again[METRICS], ray_rounds[METRICS], check_exact=True)
+
+
+def test_a_dead_kept_actor_is_replaced(ray_head, ray_rounds):
+    """An actor that died between runs (killed, out of memory) is replaced, not used."""
+    # Prepare
+    import ray
+
+    _run(CONFIG.replace(launcher="ray", rounds=1))  # make sure actors are kept
+    for actor in ray_pool._POOL.actors:
+        ray.kill(actor, no_restart=True)
+    created = ray_pool.stats()["created"]
+    # Execute
+    again = _run(CONFIG.replace(launcher="ray"))
+    # Assert
+    assert ray_pool.stats()["created"] > created
+    pd.testing.assert_frame_equal(again[METRICS], ray_rounds[METRICS], check_exact=True)
 
 
 def test_failing_client_is_counted_and_round_goes_on(ray_head):
@@ -184,3 +214,4 @@ def test_stop_ray_leaves_no_process(ray_head, ray_rounds):
     ray_launcher.stop_ray()
     assert [pid for pid in pids if _alive(pid)] == []
     assert not Path(ray_head.temp_dir).exists()
+    assert ray_pool.stats()["kept"] == 0

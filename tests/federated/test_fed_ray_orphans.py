@@ -121,25 +121,29 @@ def test_a_reused_owner_pid_does_not_keep_a_folder(tmp_path):
 
 
 def test_a_killed_ray_run_leaves_no_ray_process_or_folder(tmp_path):
-    """kill -9 of a process in a Ray run leaves no process naming its wb-ray folder, nor the folder."""
+    """kill -9 of a process in a Ray run, with ClientApp actors kept from an earlier run, leaves
+    no process naming its wb-ray folder, nor the folder."""
     pytest.importorskip("ray")
     code = """
         import sys
         from workbench.federated.config import FedConfig
         from workbench.federated.launchers import ray_cluster
         from workbench.federated.runner import run_federated
+        from workbench.federated.launchers import ray_pool
         cluster = ray_cluster.ensure_ray()
         print(cluster.temp_dir, flush=True)
         def hang(row):
-            print("round", flush=True)
+            print("round", ray_pool.stats()["reused"], flush=True)
             import time; time.sleep(600)
         config = FedConfig(num_clients=2, rounds=2, launcher="ray", round_timeout_s=120)
+        # A finished run first: its ClientApp actors stay up, kept for the next run.
+        run_federated(config.replace(rounds=1), runs_dir=sys.argv[1], baseline=False)
         run_federated(config, observer=hang, runs_dir=sys.argv[1], baseline=False)
     """
     workbench = run_python(code, str(tmp_path), stdout=subprocess.PIPE, text=True)
     try:
         folder = workbench.stdout.readline().strip()
-        assert workbench.stdout.readline().strip() == "round"
+        assert workbench.stdout.readline().strip() == "round 1", "the kept actors were not reused"
         ray_pids = ray_reaper.processes_naming(folder)
     finally:
         os.kill(workbench.pid, signal.SIGKILL)

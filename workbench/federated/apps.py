@@ -14,6 +14,7 @@ Model, data and training live in plain modules (:mod:`~workbench.federated.tasks
 from __future__ import annotations
 
 import logging
+import weakref
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
@@ -27,6 +28,7 @@ from workbench.federated import learning
 from workbench.federated.checkpoint import RoundState
 from workbench.federated.config import FedConfig
 from workbench.federated.partition import partition_indices
+from workbench.federated.records import array_record, kept_arrays, ndarrays
 from workbench.federated.server import (
     UNIT_WEIGHT,
     RoundObserver,
@@ -78,28 +80,65 @@ def client_data(
 
 @lru_cache(maxsize=64)
 def _config_from_items(items: tuple[tuple[str, Any], ...]) -> FedConfig:
-    return FedConfig.from_flower(dict(items))
+    return FedConfig.from_flower({k: v for k, v in items if k in _FLOWER_KEYS})
 
 
 def _message_config(message: Message) -> tuple[FedConfig, ConfigRecord, ConfigRecord]:
     """The experiment's settings, the strategy's config record, and this node's own record."""
     record = message.content["config"]
-    shared = tuple(sorted((k, v) for k, v in record.items() if k in _FLOWER_KEYS))
+    # Keyed on every item (the round number too: one parse per round); filtering in Python
+    # per message cost more than the parse it saves.
+    items = tuple(sorted(record.items()))
+    try:
+        config = _config_from_items(items)
+    except TypeError:  # an unhashable value (a list) under a key the workbench does not read
+        config = _config_from_items(tuple((k, v) for k, v in items if k in _FLOWER_KEYS))
     node = message.content["node"] if "node" in message.content else ConfigRecord()
-    return _config_from_items(shared), record, node
+    return config, record, node
 
 
 _FLOWER_KEYS = frozenset(FedConfig().to_flower())
 
 
 @lru_cache(maxsize=8)
-def _model(kind: str, features: int, classes: int, seed: int):
-    return learning.build_model(kind, features, classes, seed=seed)
+def _model(task: str, seed: int, difficulty: float, kind: str):
+    # One model per (task, kind) in this process, whose weights each message overwrites.
+    data = load_task(task, seed=seed, difficulty=difficulty)
+    return learning.build_model(kind, data.x_train.shape[1], data.num_classes, seed=seed)
 
 
 def _client_model(config: FedConfig):
-    data = load_task(config.task, seed=config.seed, difficulty=config.difficulty)
-    return _model(config.model, data.x_train.shape[1], data.num_classes, config.seed)
+    return _model(config.task, config.seed, float(config.difficulty), config.model)
+
+
+# What each shared model holds while nothing has trained it since it was loaded: the kept
+# arrays of the record it was loaded from (see _load_global).
+_HOLDS: weakref.WeakKeyDictionary[Any, tuple[np.ndarray, ...]] = weakref.WeakKeyDictionary()
+
+
+def _load_global(model, record: ArrayRecord, *, will_train: bool) -> list[np.ndarray] | None:
+    """Load the message's global model into ``model``; return its arrays when they were read.
+
+    Every evaluate message of a round carries the same global model and evaluating leaves the
+    weights alone, so in one process only the first of them loads it; training changes them,
+    so a train message always loads.
+    """
+    held = kept_arrays(record)
+    before = _HOLDS.pop(model, None)
+    if (
+        not will_train
+        and held is not None
+        and before is not None
+        and len(before) == len(held)
+        and all(a is b for a, b in zip(before, held, strict=True))
+    ):
+        _HOLDS[model] = held
+        return None
+    weights = ndarrays(record)
+    learning.set_weights(model, weights)
+    if not will_train and held is not None:
+        _HOLDS[model] = held
+    return weights
 
 
 def _partition_id(context: Context) -> int:
@@ -126,8 +165,7 @@ def _train(message: Message, context: Context) -> Message:
         raise RuntimeError(f"client {client} is listed in faulty_clients and fails on purpose")
     x, y = client_data(config, client, int(node.get("max-samples", 0)))
     model = _client_model(config)
-    global_weights = message.content["arrays"].to_numpy_ndarrays()
-    learning.set_weights(model, global_weights)
+    global_weights = _load_global(model, message.content["arrays"], will_train=True)
     mu = float(record.get("proximal-mu", 0.0))
     stats = learning.train_local(
         model,
@@ -148,7 +186,7 @@ def _train(message: Message, context: Context) -> Message:
             "train-loss": float(stats["loss"]),
         }
     )
-    arrays = ArrayRecord(learning.get_weights(model))
+    arrays = array_record(learning.get_weights(model), copy=False)  # get_weights copies
     return Message(RecordDict({"arrays": arrays, "metrics": metrics}), reply_to=message)
 
 
@@ -158,7 +196,7 @@ def _evaluate(message: Message, context: Context) -> Message:
     client = _partition_id(context)
     x, y = client_data(config, client, int(node.get("max-samples", 0)))
     model = _client_model(config)
-    learning.set_weights(model, message.content["arrays"].to_numpy_ndarrays())
+    _load_global(model, message.content["arrays"], will_train=False)
     scores = learning.evaluate(model, x, y)
     metrics = MetricRecord(
         {

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, RecordDict
+from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord, RecordDict
 from flwr.serverapp import Grid
 from flwr.serverapp import strategy as flwr_strategy
 from flwr.supercore.privacy_accounting import NeighboringRelation, PrivacyConfig, SamplingMethod
@@ -27,6 +27,7 @@ from workbench.federated import learning
 from workbench.federated.checkpoint import RoundState, restore_strategy, strategy_state
 from workbench.federated.config import FedConfig
 from workbench.federated.fleet import ClientTime, Fleet, RoundOutcome, RoundPlan, settle_round
+from workbench.federated.records import array_record, kept, ndarrays
 from workbench.federated.tasks import load_task
 from workbench.kit.errors import WorkbenchError
 
@@ -128,6 +129,8 @@ def make_strategy(config: FedConfig):
         min_evaluate_nodes=1,
         min_available_nodes=1,
         weighted_by_key=UNIT_WEIGHT if config.dp else "num-examples",
+        train_metrics_aggr_fn=_no_metrics,
+        evaluate_metrics_aggr_fn=_no_metrics,
     )
     match config.strategy:
         case "fedavg":
@@ -159,6 +162,12 @@ def make_strategy(config: FedConfig):
         num_sampled_clients=config.clients_per_round,
         accountant=accountant,
     )
+
+
+def _no_metrics(records: list[RecordDict], weighting_key: str) -> MetricRecord:
+    # Each client's metrics are kept as they came (the clients table and the round row); the
+    # strategy's weighted average of them would be thrown away, at a cost per reply.
+    return MetricRecord()
 
 
 # --------------------------------------------------------------------------------------------
@@ -228,6 +237,7 @@ class _Federation:
     strategy: Any
     node_of: dict[int, int]
     model_bytes: int
+    node_records: dict[tuple[int, bool], ConfigRecord] = field(default_factory=dict)
 
     @property
     def client_of(self) -> dict[int, int]:
@@ -242,10 +252,19 @@ class _Federation:
         client_of = self.client_of
         for message in messages:
             client = client_of[message.metadata.dst_node_id]
-            fail = faulty and client in self.config.faulty_clients
-            _personalize(message, self.fleet.tier(client).max_samples, fail)
+            _personalize(message, self._node_record(client, faulty))
         replies = view.send_and_receive(messages, timeout=self.config.round_timeout_s)
         return [(client_of[reply.metadata.src_node_id], reply) for reply in replies]
+
+    def _node_record(self, client: int, faulty: bool) -> ConfigRecord:
+        """One node's own settings, made once per run (the nodes only read them)."""
+        fail = faulty and client in self.config.faulty_clients
+        record = self.node_records.get((client, fail))
+        if record is None:
+            max_samples = int(self.fleet.tier(client).max_samples)
+            record = ConfigRecord({"max-samples": max_samples, "fail": bool(fail)})
+            self.node_records[(client, fail)] = record
+        return record
 
 
 @dataclass
@@ -281,7 +300,7 @@ def run_server(
     model = learning.build_model(
         config.model, task.x_train.shape[1], task.num_classes, seed=config.seed
     )
-    arrays = ArrayRecord(learning.get_weights(model))
+    arrays = array_record(learning.get_weights(model))
     federation, sizes = _start(grid, config, model)
     result = ServerResult(
         config=config, partition_sizes=sizes, client_tiers=list(federation.fleet.client_tiers)
@@ -289,14 +308,14 @@ def run_server(
     clock, first = 0.0, 1
     if resume is not None:
         learning.set_weights(model, resume.weights)  # checks the shapes against the model
-        arrays = ArrayRecord([np.asarray(w) for w in resume.weights])
+        arrays = array_record([np.asarray(w) for w in resume.weights])
         restore_strategy(federation.strategy, resume)
         clock, first = resume.clock_s, resume.round + 1
     for server_round in range(first, config.rounds + 1):
         started = time.perf_counter()
         done = _train(federation, server_round, arrays, clock)
         arrays = _aggregate(federation, done, arrays)
-        learning.set_weights(model, arrays.to_numpy_ndarrays())
+        learning.set_weights(model, ndarrays(arrays))
         scores = learning.evaluate(model, task.x_test, task.y_test)
         if done.outcome.completed:
             done.client_scores = _evaluate_clients(federation, done, arrays)
@@ -307,11 +326,11 @@ def run_server(
         result.client_rounds += client_rows
         if on_round is not None:  # first, so that the observer sees a round already kept
             moments, accountant = strategy_state(federation.strategy)
-            state = RoundState(server_round, clock, arrays.to_numpy_ndarrays(), moments, accountant)
+            state = RoundState(server_round, clock, ndarrays(arrays), moments, accountant)
             on_round(FinishedRound(dict(row), [dict(r) for r in client_rows], state))
         if observer is not None:
             observer(dict(row))
-    result.weights = arrays.to_numpy_ndarrays()
+    result.weights = ndarrays(arrays)
     result.privacy = _privacy(federation.strategy, config)
     return result
 
@@ -370,11 +389,12 @@ def _aggregate(federation: _Federation, done: _Round, arrays: ArrayRecord) -> Ar
     """The new global model from the replies that came in time (the old one if none did)."""
     if not done.plan.sent:
         return arrays
-    kept = [done.replies[c] for c in done.outcome.completed]
-    _set_sample_size(federation.strategy, max(len(kept), 1))
+    in_time = [done.replies[c] for c in done.outcome.completed]
+    _set_sample_size(federation.strategy, max(len(in_time), 1))
     _seed_noise(federation.config, done.number)
-    new_arrays, _ = federation.strategy.aggregate_train(done.number, kept)
-    return new_arrays if new_arrays is not None else arrays
+    new_arrays, _ = federation.strategy.aggregate_train(done.number, in_time)
+    # Kept once here, so that no client of the next messages parses the model's bytes again.
+    return kept(new_arrays) if new_arrays is not None else arrays
 
 
 def _evaluate_clients(federation: _Federation, done: _Round, arrays: ArrayRecord):
@@ -448,10 +468,11 @@ def _client_rows(federation: _Federation, done: _Round) -> list[dict[str, Any]]:
     return rows
 
 
-def _personalize(message: Message, max_samples: int, fail: bool) -> None:
+def _personalize(message: Message, node: ConfigRecord) -> None:
     """Add one node's own settings (the strategy sends one shared RecordDict to all nodes)."""
-    node = ConfigRecord({"max-samples": int(max_samples), "fail": bool(fail)})
-    message.content = RecordDict({**dict(message.content.items()), "node": node})
+    content = message.content.copy()  # shallow: the model and config records stay shared
+    content["node"] = node
+    message.content = content
 
 
 def _set_sample_size(strategy, n: int) -> None:

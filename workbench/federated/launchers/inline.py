@@ -11,9 +11,9 @@ It leans on a few flwr internals (``TaskIdentity``, message ids written into the
 
 from __future__ import annotations
 
+import itertools
 import threading
 import traceback
-import uuid
 from collections.abc import Iterable
 
 from flwr.app import Context, Error, Message, RecordDict
@@ -47,6 +47,8 @@ class InlineGrid(Grid):
             for i in range(num_clients)
         }
         self._replies: dict[str, Message] = {}
+        # Message ids need only be unique within the run: a counter costs less than uuid4.
+        self._ids = itertools.count(1)
 
     def set_run(self, run: Run) -> None:
         self._run = run
@@ -64,7 +66,7 @@ class InlineGrid(Grid):
     def push_messages(self, messages: Iterable[Message]) -> Iterable[str]:
         ids = []
         for message in messages:
-            message_id = uuid.uuid4().hex
+            message_id = f"{next(self._ids):032x}"
             message.metadata.__dict__["_message_id"] = message_id
             context = self._contexts.get(message.metadata.dst_node_id)
             if context is None:
@@ -73,7 +75,7 @@ class InlineGrid(Grid):
                 )
             else:
                 reply = self._deliver(message, context)
-            reply.metadata.__dict__["_message_id"] = uuid.uuid4().hex
+            reply.metadata.__dict__["_message_id"] = f"{next(self._ids):032x}"
             self._replies[message_id] = reply
             ids.append(message_id)
         return ids

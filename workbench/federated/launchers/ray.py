@@ -5,9 +5,12 @@ cluster :mod:`.ray_cluster` keeps ready (a local head started once per process, 
 ``config.ray_address``). :class:`PollingGrid` is the grid the ServerApp sees: it polls for replies
 and stops waiting when the engine has stopped.
 
-What each run still pays: Flower creates its actor pool anew and kills it at the end, so every
-run starts one actor process per ``client_num_cpus`` slot (Python, flwr and torch imports, a few
-seconds) before the first message is answered.
+The ClientApp actors outlive a run: Flower's backend is replaced, for the length of each
+``run_simulation`` call, by :class:`~.ray_pool.KeptActorsBackend`, which takes its actors from a
+pool kept on this process's Ray connection and hands them back at the end. Only the first run
+(and a run that asks for other resources) starts actor processes; a warm run pays for Flower's
+link state and threads, the discovery round and the engine's shutdown (its workers notice the
+stop within a second).
 """
 
 from __future__ import annotations
@@ -79,10 +82,12 @@ def run_on_ray(
         saved = _task_identity()
         try:
             _simulate(supervised, client_app, config.num_clients, cluster.address, cpus, state)
+        except RayLauncherError:
+            disconnect()  # the engine crashed: the next run starts from a fresh connection
+            raise
         finally:
             state.stop.set()
             state.finished.wait(SUPERVISOR_GRACE_S)
-            disconnect()  # Flower normally did this already
             _restore_task_identity(saved)
         if state.server_error is not None:
             raise state.server_error
@@ -105,12 +110,14 @@ def _simulate(server_app, client_app, num_clients: int, address: str, cpus: floa
     """``run_simulation`` on the cluster, its failures turned into the ServerApp's error or ours."""
     from flwr.simulation import run_simulation
 
+    from workbench.federated.launchers.ray_pool import kept_backend
+
     backend_config = {
         "init_args": {"address": address, "logging_level": logging.ERROR, "log_to_driver": False},
         "client_resources": {"num_cpus": cpus, "num_gpus": 0.0},
     }
     try:
-        with quiet():
+        with quiet(), kept_backend():
             run_simulation(
                 server_app=server_app,
                 client_app=client_app,

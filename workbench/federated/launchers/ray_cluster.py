@@ -1,11 +1,12 @@
 """Starting, checking and stopping the Ray cluster the Ray launcher runs on.
 
-Ray is slow and fragile to start (15-45 s on 2 cores; the raylet sometimes aborts), and Flower
-calls ``ray.shutdown()`` after every run, so this module starts Ray *once per process* as a
-separate head (``ray start --head --block``, in a fresh temporary folder with its own ports),
-checks it with a trivial task, and connects each run to it: Flower's ``ray.shutdown()`` then only
-disconnects, and the next run finds the head still up. With an address it joins that cluster
-instead, after checking (in a time-bounded subprocess) that something there answers like Ray.
+Ray is slow and fragile to start (15-45 s on 2 cores; the raylet sometimes aborts), so this
+module starts Ray *once per process* as a separate head (``ray start --head --block``, in a fresh
+temporary folder with its own ports), checks it with a trivial task, and connects this process to
+it once; the connection stays open across runs (the Ray launcher keeps its ClientApp actors on
+it, :mod:`.ray_pool`) until :func:`stop_ray`, a run against another address, or the process
+ends. With an address it joins that cluster instead, after checking (in a time-bounded
+subprocess) that something there answers like Ray.
 
 The head stops when the process exits (or on :func:`stop_ray`); it is a child of a thread that
 lives as long as the head, and dies with this process even when this process is killed. What the
@@ -54,6 +55,8 @@ LOCK = threading.RLock()  # one Ray run (and one head start) at a time in this p
 _HEAD: _Head | None = None
 _PROBED: dict[str, float] = {}  # external addresses that answered like Ray -> seconds it took
 _CONNECTED = False  # whether this module made this process a Ray driver
+_CONNECTED_TO: str | None = None  # the address it connected to
+_CONNECTIONS = 0  # connections made so far: what was started under an earlier one is gone
 
 
 class RayLauncherError(WorkbenchError):
@@ -123,6 +126,7 @@ def _local(start_timeout_s: float) -> RayCluster:
     if _HEAD is not None and _HEAD.alive():
         return RayCluster(_HEAD.address, True, 0.0, _HEAD.temp_dir)
     if _HEAD is not None:  # it died (killed, out of memory): start afresh
+        disconnect()
         _stop_head(_HEAD)
         _HEAD = None
     started = time.perf_counter()
@@ -293,12 +297,15 @@ def _stop_at_exit() -> None:
 
 
 def _connect(address: str) -> None:
-    """Connect this process to the cluster at ``address`` as a quiet driver."""
-    global _CONNECTED
+    """Connect this process to the cluster at ``address`` as a quiet driver (a connection to
+    another address is closed first; one to this address is kept)."""
+    global _CONNECTED, _CONNECTED_TO, _CONNECTIONS
     import ray
 
     if ray.is_initialized():
-        return
+        if not _CONNECTED or address == _CONNECTED_TO:
+            return
+        disconnect()
     with quiet():
         try:
             ray.init(
@@ -309,12 +316,23 @@ def _connect(address: str) -> None:
             )
         except Exception as exc:
             raise _StartFailed(f"connecting to the Ray head at {address} failed: {exc}") from exc
-    _CONNECTED = True
+    _CONNECTED, _CONNECTED_TO = True, address
+    _CONNECTIONS += 1
+
+
+def connection_id() -> int:
+    """Which connection of this process is open (it changes with every new connection)."""
+    return _CONNECTIONS
 
 
 def disconnect() -> None:
-    global _CONNECTED
-    _CONNECTED = False
+    """Close this process's Ray connection; what it started there (kept ClientApp actors
+    included) ends with it."""
+    global _CONNECTED, _CONNECTED_TO
+    _CONNECTED, _CONNECTED_TO = False, None
+    pool = sys.modules.get("workbench.federated.launchers.ray_pool")
+    if pool is not None:
+        pool.forget()
     with contextlib.suppress(Exception):
         import ray
 
@@ -469,8 +487,8 @@ def use_cluster(address: str) -> None:
     if ray.is_initialized() and not _CONNECTED:
         raise RayLauncherError(
             "Ray is already initialised in this process (ray.init was called outside the "
-            "workbench), and Flower shuts Ray down after every run. Call ray.shutdown() first, or "
-            "pass that cluster's address as ray_address."
+            "workbench), and the Ray launcher needs its own connection. Call ray.shutdown() "
+            "first, or pass that cluster's address as ray_address."
         )
     try:
         _connect(address)
@@ -498,6 +516,7 @@ __all__ = [
     "LOCK",
     "RayCluster",
     "RayLauncherError",
+    "connection_id",
     "disconnect",
     "ensure_ray",
     "node_cpus",
