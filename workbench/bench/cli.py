@@ -17,7 +17,7 @@ from workbench.kit.fields import help_of
 from workbench.runs.cli import points_table
 
 # The sweep's flags, in the order `workbench bench --help` lists them (model is positional).
-SWEEP_FLAGS = ("variants", "batch_sizes", "seq_lens", "threads", "max_new_tokens")
+SWEEP_FLAGS = ("engines", "variants", "batch_sizes", "seq_lens", "threads", "max_new_tokens")
 
 
 def add_parser(commands: Any) -> None:
@@ -52,6 +52,19 @@ def _task_defaults_text() -> dict[str, str]:
     }
 
 
+def engine_table(points: Any) -> Any:
+    """The points table the terminal shows: with the engine of each point first when the sweep
+    ran on more than transformers, and how quality drift was measured when an engine gives no
+    logits."""
+    table = points_table(points)
+    engines = set(points["engine"]) if "engine" in points.columns else {"transformers"}
+    if engines != {"transformers"} and "engine" not in table.columns:
+        table.insert(0, "engine", points["engine"].to_numpy())
+    if "drift_method" in points.columns and points["drift_method"].str.contains("no logits").any():
+        table["drift_method"] = points["drift_method"].to_numpy()
+    return table
+
+
 def _listed(values: tuple[Any, ...]) -> str:
     return ",".join(str(v) for v in values)
 
@@ -77,7 +90,8 @@ def _bench(args: argparse.Namespace) -> None:
     def report(row: dict[str, Any]) -> None:
         if not interactive:
             print(
-                f"measured {row['variant']} threads={row['threads']} batch={row['batch']} "
+                f"measured {row.get('engine', 'transformers')} {row['variant']} "
+                f"threads={row['threads']} batch={row['batch']} "
                 f"seq_len={row['seq_len']}: p50 {row['p50_ms']:.2f} ms",
                 file=sys.stderr,
             )
@@ -85,7 +99,7 @@ def _bench(args: argparse.Namespace) -> None:
     result = run_benchmark(
         config, runs_dir=args.runs_dir, save=not args.no_save, progress=interactive, on_point=report
     )
-    print(points_table(result.points).to_string(index=False))
+    print(engine_table(result.points).to_string(index=False))
     if result.run_id:
         print(f"\nsaved as run {result.run_id}")
     if args.json:

@@ -14,6 +14,7 @@ from typing import Any
 from workbench.kit import checks
 from workbench.kit.errors import InvalidInputError
 from workbench.kit.fields import check_fields, default_of, flag_of, spec, specs
+from workbench.models.engines import DEFAULT_ENGINE, ENGINES, engine_of_variant, get_engine
 
 # Upper bounds of the scalar fields: a typo (--warmup 1000000000) must not start a run that never
 # ends (warm-up calls are not bounded by max_seconds) or build a billion quality texts.
@@ -101,12 +102,24 @@ _LIST_MAXIMUM = {"batch_sizes": 1_000_000, "seq_lens": 1_000_000, "threads": 102
 
 @dataclass(frozen=True)
 class BenchConfig:
-    """A benchmark sweep: every combination of variant, threads, batch size and length."""
+    """A benchmark sweep: every combination of engine+variant, threads, batch size and length.
+
+    Each variant belongs to one engine (``q4_1``, ``q8_0``, ``f16``: llama.cpp; the others:
+    transformers); an engine listed in ``engines`` without a variant of its own is measured at its
+    default variant.
+    """
 
     model: str = spec(help="catalog alias, folder, .gguf file or cached hub id", label="Model")
+    engines: tuple[str, ...] = spec(
+        (DEFAULT_ENGINE,),
+        help=f"engines to compare, comma-separated ({', '.join(ENGINES)}); quality drift is "
+        "always measured against transformers fp32",
+        label="Engines",
+    )
     variants: tuple[str, ...] = spec(
         ("fp32",),
-        help="variants to compare, comma-separated; fp32 is the quality reference",
+        help="variants to compare, comma-separated; fp32 is the quality reference; "
+        "llama.cpp's are q4_1, q8_0, f16",
         label="Variants",
     )
     batch_sizes: tuple[int, ...] = spec(
@@ -151,7 +164,7 @@ class BenchConfig:
     )
 
     def __post_init__(self) -> None:
-        for name in ("variants", *_LIST_MINIMUM):
+        for name in ("engines", "variants", *_LIST_MINIMUM):
             value = getattr(self, name)
             if isinstance(value, (str, int)):
                 value = (value,)
@@ -168,6 +181,35 @@ class BenchConfig:
             raise InvalidInputError(
                 f"`variants` lists a variant twice: {', '.join(self.variants)}."
             )
+        self._check_engines()
+
+    def _check_engines(self) -> None:
+        """Known engines, each variant's engine listed, and every engine given a variant."""
+        for name in self.engines:
+            get_engine(name, flag=flag_of(self, "engines"))
+        if len(set(self.engines)) != len(self.engines):
+            raise InvalidInputError(f"`engines` lists an engine twice: {', '.join(self.engines)}.")
+        variants = list(self.variants)
+        if variants == ["fp32"] and DEFAULT_ENGINE not in self.engines:
+            variants = []  # the default variant, with transformers left out: each engine's own
+        for variant in variants:
+            engine = engine_of_variant(variant)
+            if engine not in self.engines:
+                raise InvalidInputError(
+                    f"`variants` lists {variant!r}, a variant of the {engine} engine, but "
+                    f"`engines` ({flag_of(self, 'engines')}) does not list {engine}: add it "
+                    f"(--engines {','.join([*self.engines, engine])}) or drop {variant!r}."
+                )
+        for engine in self.engines:
+            if not any(engine_of_variant(v) == engine for v in variants):
+                variants.append(ENGINES[engine].default_variant)
+        if "llama.cpp" in self.engines and max(self.batch_sizes) > 1:
+            raise InvalidInputError(
+                f"`batch_sizes` {list(self.batch_sizes)}: the llama.cpp engine generates one "
+                "sequence per call here, so it is measured at batch 1 only. Use --batch 1, or "
+                "measure larger batches with --engines transformers in a run of their own."
+            )
+        object.__setattr__(self, "variants", tuple(variants))
 
     def _item(self, name: str, value: Any) -> int:
         fix = {
@@ -181,7 +223,10 @@ class BenchConfig:
     def points(self) -> list[dict[str, Any]]:
         """The grid, one dict per point, variants outermost (each is prepared once)."""
         grid = itertools.product(self.variants, self.threads, self.batch_sizes, self.seq_lens)
-        return [{"variant": v, "threads": t, "batch": b, "seq_len": s} for v, t, b, s in grid]
+        return [
+            {"engine": engine_of_variant(v), "variant": v, "threads": t, "batch": b, "seq_len": s}
+            for v, t, b, s in grid
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values (tuples become lists)."""
@@ -193,7 +238,7 @@ class BenchConfig:
         """The inverse of :meth:`to_dict`."""
         values = dict(data)
         values["policy"] = MeasurePolicy(**values.get("policy", {}))
-        for name in ("variants", "batch_sizes", "seq_lens", "threads"):
+        for name in ("engines", "variants", "batch_sizes", "seq_lens", "threads"):
             if name in values:
                 values[name] = tuple(values[name])
         known = {f.name for f in fields(cls)}

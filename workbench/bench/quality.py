@@ -9,6 +9,11 @@ import torch
 
 from workbench.models.runners import EmbeddingRunner, GenerationRunner
 
+# How a generation variant's drift was measured (the points table's ``drift_method``).
+REFERENCE_METHOD = "reference (transformers fp32 itself)"
+TEACHER_FORCED = "teacher-forced agreement + greedy first divergence"
+GREEDY_ONLY = "greedy first divergence + exact match (engine gives no logits)"
+
 
 def cosine_rows(reference: np.ndarray, other: np.ndarray) -> np.ndarray:
     """Row-wise cosine similarity; exactly 1.0 for rows that are bit-for-bit equal."""
@@ -45,32 +50,53 @@ def generation_drift(
     references: list[tuple[torch.Tensor, list[int]]],
     prompts: list[Any],
     max_new_tokens: int,
-) -> dict[str, float]:
-    """Teacher-forced agreement with fp32 and where free greedy decoding first diverges.
+) -> dict[str, Any]:
+    """Teacher-forced agreement with fp32, where free greedy decoding first diverges, and the
+    share of prompts whose greedy continuation is fp32's exactly.
 
     Agreement is the share of continuation positions where the variant's most likely next token,
-    given the prompt and fp32's continuation so far, is fp32's token. The divergence position is
-    the index of the first generated token that differs from fp32's (``max_new_tokens`` when
-    none does), averaged and minimised over prompts.
+    given the prompt and fp32's continuation so far, is fp32's token; it needs the variant's
+    logits at every position (transformers gives them, and llama.cpp does through
+    :meth:`~workbench.models.engines.llama_cpp.LlamaCppRunner.teacher_forced_predictions`). For a
+    runner that gives none, agreement is ``nan`` and ``drift_method`` says that only the greedy
+    figures were measured. The divergence position is the index of the first generated token
+    that differs from fp32's (``max_new_tokens`` when none does), averaged and minimised over
+    prompts. Every runner gets fp32's prompt token ids, so all engines see the same input.
     """
-    matches = total = 0
+    engine = getattr(variant, "engine", "transformers")
+    has_logits = engine == "transformers" or hasattr(variant, "teacher_forced_predictions")
+    matches = total = exact = 0
     divergences = []
     for (ids, continuation), prompt in zip(references, prompts, strict=True):
-        if continuation:
-            full = torch.cat([ids, torch.tensor([continuation], dtype=ids.dtype)], dim=1)
-            with torch.inference_mode():
-                logits = variant.model(input_ids=full).logits[0]
-            start = ids.shape[1] - 1
-            predicted = logits[start : start + len(continuation)].argmax(dim=-1).tolist()
+        if continuation and has_logits:
+            predicted = _teacher_forced(variant, ids, continuation)
             matches += sum(p == r for p, r in zip(predicted, continuation, strict=True))
             total += len(continuation)
-        free = variant.generate(prompt, max_new_tokens).token_ids
+        if engine == "transformers":
+            free = variant.generate(prompt, max_new_tokens).token_ids
+        else:
+            free = variant.greedy_ids(ids[0].tolist(), max_new_tokens)
         divergences.append(_first_difference(free, continuation, max_new_tokens))
+        exact += free == continuation
+    agreement = (matches / total if total else 1.0) if has_logits else float("nan")
     return {
-        "agreement": matches / total if total else 1.0,
+        "agreement": agreement,
         "first_divergence_mean": float(np.mean(divergences)),
         "first_divergence_min": int(min(divergences)),
+        "exact_match": exact / len(divergences),
+        "drift_method": TEACHER_FORCED if has_logits else GREEDY_ONLY,
     }
+
+
+def _teacher_forced(variant: Any, ids: torch.Tensor, continuation: list[int]) -> list[int]:
+    """The variant's most likely token at each continuation position, given fp32's tokens."""
+    if getattr(variant, "engine", "transformers") != "transformers":
+        return variant.teacher_forced_predictions(ids[0].tolist(), continuation)
+    full = torch.cat([ids, torch.tensor([continuation], dtype=ids.dtype)], dim=1)
+    with torch.inference_mode():
+        logits = variant.model(input_ids=full).logits[0]
+    start = ids.shape[1] - 1
+    return logits[start : start + len(continuation)].argmax(dim=-1).tolist()
 
 
 def _first_difference(a: list[int], b: list[int], limit: int) -> int:

@@ -16,7 +16,20 @@ if TYPE_CHECKING:
     from workbench.runs import Run
 
 # The columns that say which point a row is, first in the points table.
-LEADING = ["model", "task", "variant", "dtype", "threads", "batch", "seq_len"]
+LEADING = ["model", "task", "engine", "variant", "dtype", "threads", "batch", "seq_len"]
+# Runs made before the engine axis ran every point on transformers.
+DEFAULT_ENGINE = "transformers"
+
+
+def with_engine(points: pd.DataFrame) -> pd.DataFrame:
+    """``points`` with an ``engine`` column (``transformers`` for runs older than the column),
+    placed among the leading columns."""
+    if points.empty or "engine" in points.columns:
+        return points
+    points = points.copy()
+    at = list(points.columns).index("variant") if "variant" in points.columns else 0
+    points.insert(at, "engine", DEFAULT_ENGINE)
+    return points
 
 
 @dataclass
@@ -53,7 +66,11 @@ class BenchResult:
         return {
             "model": str(best["model"]),
             "points": len(points),
+            "engines": [str(e) for e in points["engine"].drop_duplicates()]
+            if "engine" in points.columns
+            else [DEFAULT_ENGINE],
             "variants": [str(v) for v in points["variant"].drop_duplicates()],
+            "fastest_engine": str(best.get("engine", DEFAULT_ENGINE)),
             "fastest_variant": str(best["variant"]),
             "best_throughput_items_per_s": float(best["throughput_items_per_s"]),
             "best_p50_ms": float(points["p50_ms"].min()),
@@ -65,7 +82,7 @@ class BenchResult:
         host_peak = run.environment.get("host_peak")
         return cls(
             config=BenchConfig.from_dict(run.config),
-            points=run.table("points"),
+            points=with_engine(run.table("points")),
             samples=run.table("samples"),
             run_id=run.id,
             environment={"host_peak": host_peak} if host_peak is not None else {},
@@ -86,7 +103,7 @@ class BenchResult:
         """The inverse of :meth:`to_dict`."""
         return cls(
             config=BenchConfig.from_dict(data["config"]),
-            points=pd.DataFrame.from_records(data["points"]),
+            points=with_engine(pd.DataFrame.from_records(data["points"])),
             samples=pd.DataFrame.from_records(data["samples"]),
             run_id=data.get("run_id"),
             environment=data.get("environment", {}),
@@ -101,10 +118,10 @@ class BenchResult:
         environment: dict[str, Any],
     ) -> BenchResult:
         """A result from the rows measured so far (the points table with its leading columns first)."""
-        points = pd.DataFrame(rows)
+        points = with_engine(pd.DataFrame(rows))
         lead = [c for c in LEADING if c in points.columns]
         points = points[lead + [c for c in points.columns if c not in lead]]
         return cls(config, points, pd.DataFrame(samples), environment=dict(environment))
 
 
-__all__ = ["LEADING", "BenchResult"]
+__all__ = ["LEADING", "BenchResult", "with_engine"]

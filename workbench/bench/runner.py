@@ -18,6 +18,7 @@ from workbench.bench.measure import measure, torch_threads
 from workbench.bench.result import BenchResult
 from workbench.bench.variants import Variant, get_variant
 from workbench.models import load_model
+from workbench.models.engines import require_engine
 from workbench.models.runners import ModelRunner
 
 ProgressHook = Callable[[dict[str, Any]], None]
@@ -54,6 +55,8 @@ def run_benchmark(
 
     from workbench import runs
 
+    for engine in config.engines:  # a missing extra fails before anything loads
+        require_engine(engine, flag="--engines")
     runs.check_can_record(save, runs_dir)
     known = memory.model_shape(config.model)
     if known and known[1]:  # what fits is checked before loading, where the files tell
@@ -70,7 +73,8 @@ def run_benchmark(
             runner, columns = sweep.apply(variant)
             for point in (p for p in config.points() if p["variant"] == variant.name):
                 bar.set_postfix_str(
-                    f"{variant.name}, {point['threads']} threads, batch {point['batch']}"
+                    f"{variant.engine} {variant.name}, {point['threads']} threads, "
+                    f"batch {point['batch']}"
                 )
                 row, point_samples = _measure_point(sweep.task, runner, variant, point, config)
                 result = sweep.add({**row, **columns}, point_samples)
@@ -116,9 +120,12 @@ class _Sweep:
     def apply(self, variant: Variant) -> tuple[ModelRunner, dict[str, Any]]:
         """``variant``'s runner, and the columns every point of it shares (sizes, drift)."""
         runner, prepare_seconds = _timed(lambda: variant.apply(self.reference))
+        if hasattr(runner, "set_threads"):  # its drift is measured on the sweep's first count
+            runner.set_threads(self.config.threads[0])
         columns = {
             "model": self.config.model,
             "task": self.reference.task,
+            "engine": variant.engine,
             "load_s": self.load_seconds,
             "prepare_s": prepare_seconds,
             "params": self.reference.info.params,
@@ -150,6 +157,8 @@ def _measure_point(
     config: BenchConfig,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One point's row and samples, measured with the point's thread count."""
+    if hasattr(runner, "set_threads"):  # an engine with its own thread pool (llama.cpp)
+        runner.set_threads(point["threads"])
     with torch_threads(point["threads"]):
         prepared = task.prepare(runner, variant, point)
         timings = measure(prepared.call, config.policy)

@@ -55,6 +55,12 @@ def _add_serve(verbs: Any) -> None:
             default=default,
             help=f"{role} model alias or path, or 'none' (default {default})",
         )
+    serve.add_argument(
+        "--engine",
+        default="transformers",
+        help="engine that runs the chat model: transformers (default) or llama.cpp (the model's "
+        "GGUF file; needs the llama-cpp extra); embeddings always run on transformers",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument(
         "--allow-remote", action="store_true", help="allow a --host other than loopback"
@@ -100,6 +106,17 @@ def _serve(args: argparse.Namespace) -> None:
             "--chat-model and --embedding-model are both 'none': serve at least one model."
         )
     print(f"loading {', '.join(m for m in (chat, embedding) if m)} ...", file=sys.stderr)
+    chat_model: Any = chat
+    if args.engine != "transformers":
+        from workbench.models.engines import load_engine_model, require_engine
+
+        require_engine(args.engine)  # unknown, or its extra missing: fails before any loading
+        if chat is None:
+            raise InvalidInputError(
+                f"--engine {args.engine} runs the chat model, and --chat-model is 'none': give "
+                "a chat model (e.g. --chat-model smollm2-135m) or leave --engine out."
+            )
+        chat_model = load_engine_model(chat, args.engine)
 
     def ready(base_url: str) -> None:
         print(base_url, flush=True)
@@ -112,7 +129,7 @@ def _serve(args: argparse.Namespace) -> None:
 
     try:
         serve(
-            chat,
+            chat_model,
             embedding,
             profile,
             host=args.host,

@@ -1,15 +1,27 @@
-"""Open models: the catalog, safe loading from local sources, and one runner interface."""
+"""Open models: the catalog, safe loading from local sources, one runner interface, and the
+engines that run them (:mod:`workbench.models.engines`).
 
-from workbench.models.catalog import CatalogEntry, get_entry, load_catalog
-from workbench.models.config import LoadOptions
-from workbench.models.loader import load_model
-from workbench.models.runners import (
-    EmbeddingRunner,
-    Generation,
-    GenerationRunner,
-    ModelInfo,
-    ModelRunner,
-)
+The names below load on first use, so that a light module (a benchmark config, the engine
+registry) can import from this package without pulling in torch and transformers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOMES = {
+    "CatalogEntry": "workbench.models.catalog",
+    "EmbeddingRunner": "workbench.models.runners",
+    "Generation": "workbench.models.runners",
+    "GenerationRunner": "workbench.models.runners",
+    "LoadOptions": "workbench.models.config",
+    "ModelInfo": "workbench.models.runners",
+    "ModelRunner": "workbench.models.runners",
+    "get_entry": "workbench.models.catalog",
+    "load_catalog": "workbench.models.catalog",
+    "load_model": "workbench.models.loader",
+}
 
 __all__ = [
     "CatalogEntry",
@@ -23,3 +35,16 @@ __all__ = [
     "load_catalog",
     "load_model",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'workbench.models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

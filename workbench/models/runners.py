@@ -141,9 +141,13 @@ class Generation:
 
 
 class ModelRunner:
-    """A loaded model with its tokenizer. Use :func:`workbench.models.load_model` to get one."""
+    """A loaded model with its tokenizer. Use :func:`workbench.models.load_model` to get one.
+
+    ``engine`` names what runs it (see :mod:`workbench.models.engines`).
+    """
 
     task = ""
+    engine: ClassVar[str] = "transformers"
 
     def __init__(self, model: Any, tokenizer: Any, info: ModelInfo) -> None:
         self.model = model.eval()

@@ -58,6 +58,8 @@ class GenerationTask:
                 "agreement": 1.0,
                 "first_divergence_mean": float(new),
                 "first_divergence_min": new,
+                "exact_match": 1.0,
+                "drift_method": quality.REFERENCE_METHOD,
             }
         return quality.generation_drift(
             runner, self.continuations, self.prompts, self.config.max_new_tokens
@@ -69,7 +71,10 @@ class GenerationTask:
         """``batch`` copies of one prompt (``seq_len`` tokens, or a sample prompt as written)
         and a call that generates exactly ``max_new_tokens`` for each, timing every token."""
         batch, new = point["batch"], self.config.max_new_tokens
-        ids = _prompt_ids(runner, point["seq_len"])
+        # Every engine gets the same prompt tokens: the reference's tokenizer makes them.
+        ids = _prompt_ids(self.reference, point["seq_len"])
+        if runner.engine != "transformers":
+            return self._prepare_engine(runner, point, ids)
         inputs = {
             "input_ids": ids.repeat(batch, 1),
             "attention_mask": torch.ones_like(ids).repeat(batch, 1),
@@ -93,6 +98,23 @@ class GenerationTask:
             return self._row(point, int(ids.shape[1]), timings)
 
         return PreparedPoint(call=call, summarise=summarise)
+
+    def _prepare_engine(
+        self, runner: Any, point: dict[str, Any], ids: torch.Tensor
+    ) -> PreparedPoint:
+        """The timed call of an engine that times its own tokens (llama.cpp), batch 1."""
+        if point["batch"] != 1:
+            raise InvalidInputError(
+                f"The {runner.engine} engine is measured at batch 1 only, got batch "
+                f"{point['batch']}; use --batch 1."
+            )
+        prompt = ids[0].tolist()
+        new = runner.check_max_new_tokens(self.config.max_new_tokens, len(prompt))
+
+        def summarise(timings: Timings) -> tuple[Row, list[Row]]:
+            return self._row(point, len(prompt), timings)
+
+        return PreparedPoint(call=lambda: runner.timed_generation(prompt, new), summarise=summarise)
 
     def _row(
         self, point: dict[str, Any], prompt_tokens: int, timings: Timings

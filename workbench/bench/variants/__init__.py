@@ -7,16 +7,23 @@ from workbench.bench.variants.bf16 import Bf16
 from workbench.bench.variants.fp32 import Fp32
 from workbench.bench.variants.int8 import Int8, Int8Mlp
 from workbench.bench.variants.int8_weight_only import Int8WeightOnly
+from workbench.bench.variants.llama_cpp import LLAMA_CPP_VARIANTS
 from workbench.bench.variants.static_cache import StaticCache
 
+# The transformers engine's variants; other engines' variants are in ENGINE_VARIANTS.
 VARIANTS: dict[str, Variant] = {
     v.name: v for v in (Fp32(), Bf16(), Int8(), Int8Mlp(), StaticCache(), Int8WeightOnly())
+}
+ENGINE_VARIANTS: dict[str, dict[str, Variant]] = {
+    "transformers": VARIANTS,
+    "llama.cpp": LLAMA_CPP_VARIANTS,
 }
 
 
 def get_variant(name: str) -> Variant:
-    """The variant called ``name`` (see :data:`VARIANTS`), or an error listing the known ones."""
-    return lookup(name, VARIANTS)
+    """The variant called ``name`` of any engine (see :data:`ENGINE_VARIANTS`), or an error
+    listing the known ones."""
+    return lookup(name, {**VARIANTS, **LLAMA_CPP_VARIANTS})
 
 
-__all__ = ["VARIANTS", "Variant", "VariantError", "get_variant"]
+__all__ = ["ENGINE_VARIANTS", "VARIANTS", "Variant", "VariantError", "get_variant"]

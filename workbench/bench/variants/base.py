@@ -19,6 +19,7 @@ class Variant:
     name: ClassVar[str] = ""
     help: ClassVar[str] = ""
     tasks: ClassVar[tuple[str, ...]] = ("embeddings", "text-generation")
+    engine: ClassVar[str] = "transformers"
 
     def unsupported(self, runner: ModelRunner) -> str | None:
         """Why this variant cannot run ``runner``'s model, or None when it can."""
