@@ -24,6 +24,7 @@ from workbench.devices import (
     get_device,
     load_devices,
     measure_host_peak,
+    normalize_dtype,
     project,
     project_points,
 )
@@ -333,6 +334,12 @@ def test_generation_defaults_to_the_decode_phase_and_normalises_dtype():
 
     assert workload.phase == "decode"
     assert workload.dtype == "int8"
+
+
+def test_llama_cpp_weight_types_take_the_int8_peak():
+    """A llama.cpp point's dtype ('q4_1', 'q8_0') is an integer-dot-product workload; 'f16'
+    stays float16."""
+    assert [normalize_dtype(d) for d in ("q4_1", "Q8_0", "f16")] == ["int8", "int8", "float16"]
 
 
 def test_workload_rejects_a_zero_batch():

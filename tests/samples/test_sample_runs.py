@@ -10,6 +10,7 @@ from conftest import run_cli
 from workbench import runs
 from workbench.federated.config import FedConfig
 from workbench.kit.errors import InvalidInputError
+from workbench.models.engines.base import Engine
 from workbench.samples.runs import SampleSettings, ensure_sample_runs, usable_runs
 
 TINY = SampleSettings.for_model("tiny-llama")  # the sample bench, on a model built in ms
@@ -90,9 +91,38 @@ def test_a_bench_run_without_the_faster_variant_does_not_count(tmp_path):
         ("./my-own-model", ("fp32",)),
     ],
 )
-def test_the_sample_variants_follow_the_models_task(model, variants):
-    """A chat model gets int8-weight-only, an embedding model int8, an unknown model fp32 alone."""
+def test_the_sample_variants_follow_the_models_task(model, variants, monkeypatch):
+    """Without llama.cpp: a chat model gets int8-weight-only, an embedding model int8, an
+    unknown model fp32 alone."""
+    monkeypatch.setattr(Engine, "available", lambda self: False)
+
     assert SampleSettings.for_model(model).bench.variants == variants
+
+
+def test_with_llama_cpp_the_chat_sample_adds_its_default_variant(monkeypatch):
+    """llama.cpp installed: smollm2-135m (a GGUF file) adds llama.cpp q4_1 beside transformers;
+    tiny-llama (built from a config, no GGUF file) does not."""
+    monkeypatch.setattr(Engine, "available", lambda self: True)
+
+    bench = SampleSettings().bench
+    tiny = SampleSettings.for_model("tiny-llama").bench
+
+    assert (bench.engines, bench.variants) == (
+        ("transformers", "llama.cpp"),
+        ("fp32", "int8-weight-only", "q4_1"),
+    )
+    assert "transformers fp32, int8-weight-only; llama.cpp q4_1" in SampleSettings().describe()
+    assert (tiny.engines, tiny.variants) == (("transformers",), ("fp32", "int8-weight-only"))
+
+
+def test_without_llama_cpp_the_sample_says_it_is_not_measured(monkeypatch):
+    """llama.cpp not installed: transformers variants only, and the description says why."""
+    monkeypatch.setattr(Engine, "available", lambda self: False)
+
+    settings = SampleSettings()
+
+    assert settings.bench.variants == ("fp32", "int8-weight-only")
+    assert "llama.cpp is not installed, so it is not measured" in settings.describe()
 
 
 def test_two_callers_at_once_make_the_sample_once(tmp_path):

@@ -171,7 +171,10 @@ def decide(
         setup=setup,
         policies=simulate_scenario(setup) if routing else pd.DataFrame(),
         latency_samples_ms=samples,
-        sources={"runs": run_rows(scenario, written, runs_dir), "prices": price_rows(frame)},
+        sources={
+            "runs": run_rows(scenario, written, runs_dir, frame),
+            "prices": price_rows(frame),
+        },
         decided_on=(today or datetime.date.today()).isoformat(),
     )
 

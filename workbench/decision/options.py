@@ -61,6 +61,7 @@ COMPARE_COLUMNS = (
     "cold_start_share",
     "latency_count",
     "model",
+    "engine",
     "variant",
     "variant_reason",
     "data_location",
@@ -180,6 +181,7 @@ def _compare_row(
         reason=item.reason,
         working="",
         model=option.model if option.kind == "api" else "",
+        engine="",
         variant="",
         variant_reason="",
         data_location=option.where_data_stays,
@@ -203,7 +205,9 @@ def _throughput_columns(item: ResolvedOption, workload: Workload) -> dict[str, A
         "throughput_source": throughput.source,
         "estimate": throughput.estimate,
         "model": throughput.model,
-        "variant": throughput.variant,
+        "engine": throughput.engine,
+        # The path as the decision names it: "int8", or "llama.cpp q4_1" on another engine.
+        "variant": throughput.path or throughput.variant,
         "variant_reason": throughput.variant_reason,
     }
     if throughput.p95_ms is not None:

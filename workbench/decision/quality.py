@@ -17,8 +17,9 @@ found in this order:
 4. otherwise the quality is unknown, and the decision says so: it does not recommend an option
    of unknown quality over one of known quality without saying why.
 
-A variant (int8, bf16…) is only used when its drift against fp32 is within the scenario's
-tolerance (:mod:`workbench.decision.resolve`), so the model's score stands for the variant.
+A variant (int8, bf16…) or another engine's path (llama.cpp q4_1) is only used when its drift
+against transformers fp32 is within the scenario's tolerance
+(:mod:`workbench.decision.resolve`), so the model's score stands for that path.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from workbench import runs
-from workbench.decision.resolve import ResolvedOption
+from workbench.decision.resolve import ResolvedOption, path_name
 from workbench.decision.scenario_config import Scenario
 from workbench.kit import formats
 from workbench.kit.paths import data_dir
@@ -66,7 +67,8 @@ def eval_scores(
     runs_dir: str | os.PathLike[str] | None = None, eval_set: str = ""
 ) -> dict[tuple[str, str], tuple[float, str]]:
     """The newest complete ``eval`` run's score on ``eval_set`` per model and variant:
-    ``{(model, variant): (score, source)}`` (variant ``""`` for an endpoint). Without an
+    ``{(model, variant): (score, source)}`` (variant ``""`` for an endpoint; a run on an engine
+    other than transformers is keyed by its path, ``"llama.cpp q4_1"``). Without an
     ``eval_set`` nothing is used: scores on different sets do not compare."""
     found: dict[tuple[str, str], tuple[float, str]] = {}
     if not eval_set:
@@ -86,6 +88,8 @@ def eval_scores(
         if not model or not isinstance(score, int | float) or not 0 <= score <= 1:
             continue
         variant = str(values.get("variant") or "")
+        if variant and values.get("engine"):
+            variant = path_name(str(values["engine"]), variant)
         when = (summary.started_at or "")[:10]
         low, high = values.get("score_low"), values.get("score_high")
         interval = (
@@ -111,8 +115,9 @@ def find_qualities(
 ) -> dict[str, dict[str, Any]]:
     """Each option's ``model``, ``quality`` (NaN when unknown) and ``quality_source``.
 
-    An option's measured variant is looked up first; a local model's fp32 score stands for a
-    variant whose drift is within the scenario's tolerance, and says so.
+    An option's measured engine+variant path is looked up first; a local model's transformers
+    fp32 score stands for a path (a transformers variant, or another engine's such as
+    llama.cpp q4_1) whose drift is within the scenario's tolerance, and says so.
     """
     scores = eval_scores(runs_dir, scenario.workload.eval_set)
     published = published_scores(scenario.workload.eval_set)
@@ -122,7 +127,8 @@ def find_qualities(
         model = option.model if option.kind == "api" else ""
         variant = ""
         if not model and item.throughput is not None:
-            model, variant = item.throughput.model, item.throughput.variant
+            model = item.throughput.model
+            variant = path_name(item.throughput.engine, item.throughput.variant)
         # A local option measures its own model; others run a model measured elsewhere.
         own = "measured" if option.kind in ("local", "api") else "inherited"
         quality, source, kind = math.nan, "", "unknown"
@@ -132,7 +138,8 @@ def find_qualities(
             (quality, source), kind = scores[(model, variant)], own
         elif variant and (model, "fp32") in scores:
             (quality, source), kind = scores[(model, "fp32")], "inherited"
-            source += f"; fp32's score, the {variant} variant being within the drift tolerance"
+            noun = "variant" if variant == item.throughput.variant else "path"
+            source += f"; fp32's score, the {variant} {noun} being within the drift tolerance"
         elif model in published:
             (quality, source), kind = published[model], "sourced"
         out[option.name] = {

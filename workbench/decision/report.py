@@ -33,7 +33,7 @@ REPORT_SUFFIXES = (".html", ".md")
 OPTION_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("option", "Option", "text"),
     ("model", "Model", "text"),
-    ("variant", "Variant", "text"),
+    ("variant", "Engine + variant", "text"),
     ("data_location", "Data stays", "text"),
     ("monthly_usd", "Per month", "usd"),
     ("usd_per_1k_requests", "Per 1k requests", "usd"),
@@ -72,9 +72,10 @@ RULES = (
     "Without a floor the cheapest allowed option is recommended; when its quality is unknown, or "
     "no quality is known and the options serve different models, the report says the ranking is "
     "on cost and latency only.",
-    "Local and owned options use the fastest measured variant whose drift from fp32 stays "
-    "within the scenario's tolerance (token agreement for generation, worst cosine for "
-    "embeddings).",
+    "Local and owned options use the fastest measured engine and variant (transformers int8, "
+    "llama.cpp q4_1...) whose drift from transformers fp32 stays within the scenario's "
+    "tolerance (token agreement for generation, worst cosine for embeddings); a projection "
+    "onto another device uses that path's own weight bytes.",
 )
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from workbench.bench.result import with_engine
 from workbench.cost import (
     ApiOption,
     InstanceOption,
@@ -25,6 +26,7 @@ from workbench.decision.scenario_config import OptionSpec, Scenario, ScenarioWor
 from workbench.decision.scenarios import resolve_run
 from workbench.devices import Device, HostPeak, get_device, load_devices, project_points
 from workbench.kit.errors import DeviceNotFoundError, InvalidInputError, WorkbenchError
+from workbench.models.engines import DEFAULT_ENGINE
 
 if TYPE_CHECKING:
     from workbench.cost import CostOption
@@ -50,9 +52,12 @@ class Throughput:
 
     ``value`` is per unit at full load in ``unit`` (``requests/s`` or ``tokens/s``);
     ``estimate`` is true for roofline projections; ``p50_ms`` and ``p95_ms`` are the latency of
-    a call at the chosen point (``None`` when unknown). ``model`` and ``variant`` say what the
-    run measured at that point, ``variant_reason`` why that variant was chosen, and ``drift``
-    its quality drift against fp32 (agreement or worst cosine; ``None`` when not measured).
+    a call at the chosen point (``None`` when unknown). ``model``, ``engine`` and ``variant``
+    say what the run measured at that point (its *path*: ``engine`` is ``""`` for a figure
+    given in the scenario), ``path`` names them as the decision shows them (``"int8"``, or
+    ``"llama.cpp q4_1"`` where the engine is not transformers or the run measured several
+    engines), ``variant_reason`` why that path was chosen, and ``drift`` its quality drift
+    against transformers fp32 (agreement or worst cosine; ``None`` when not measured).
     """
 
     value: float
@@ -67,6 +72,8 @@ class Throughput:
     variant_reason: str = ""
     drift: float | None = None
     latency_count: int | None = None
+    engine: str = ""
+    path: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values."""
@@ -235,12 +242,14 @@ def _run_throughput(
     tolerance: ScenarioWorkload | None = None,
 ) -> tuple[Throughput | None, str]:
     """The throughput one unit reaches, from the run's points (projected onto ``device``): the
-    fastest point within the latency objective among the variants whose drift is tolerated."""
+    fastest point within the latency objective among the engine+variant paths whose drift is
+    tolerated. A projection uses each point's own weight bytes, so a 4-bit path moves its own
+    bytes per token on the target device, not fp32's."""
     try:
-        points = run.table("points")
+        measured = with_engine(run.table("points"))
     except WorkbenchError as exc:
         raise ScenarioRunError(f"Run {run.id} cannot feed option {option.name!r}: {exc}") from exc
-    points = _select_points(option, run, points, workload)
+    points = _select_points(option, run, measured, workload)
     generation = str(points["task"].iloc[0]) == "text-generation"
     if generation and workload.output_tokens <= 0:
         raise ScenarioRunError(
@@ -248,7 +257,7 @@ def _run_throughput(
             f"output_tokens in [workload] so tokens/s can become requests/s (option "
             f"{option.name!r})."
         )
-    points, why_variant = _tolerated_variants(option, points, generation, tolerance)
+    points, why_path = _tolerated_paths(option, points, generation, tolerance)
     if device is None:
         column = "tokens_per_s" if generation else "throughput_items_per_s"
         _require_columns(run, points, (column, "p50_ms"), option)
@@ -277,6 +286,8 @@ def _run_throughput(
         measured_p50 = float(chosen["p50_ms"])
         p95_ms = float(chosen["p95_ms"]) * (p50_ms / measured_p50 if measured_p50 > 0 else 1.0)
     variant = str(chosen.get("variant", "")) if "variant" in points.columns else ""
+    engine = str(chosen.get("engine", DEFAULT_ENGINE))
+    path = path_name(engine, variant, show_engine=several_engines(measured))
     drift = _drift_of(chosen, generation)
     model = str(run.summary.get("model") or run.config.get("model") or "")
     return (
@@ -290,9 +301,11 @@ def _run_throughput(
             p95_ms=p95_ms,
             model=model,
             variant=variant,
-            variant_reason=why_variant.get(variant, ""),
+            variant_reason=why_path.get((engine, variant), ""),
             drift=drift,
             latency_count=int(chosen["count"]) if pd.notna(chosen.get("count")) else None,
+            engine=engine,
+            path=path,
         ),
         "",
     )
@@ -317,68 +330,105 @@ def _request_scale(points: pd.DataFrame, workload: Workload, generation: bool) -
     return scale.where(scale.notna() & (measured > 0), ones)
 
 
-#: The reference variant every other is compared with: its drift is zero by definition.
+#: The reference path every other is compared with (transformers fp32): its drift is zero by
+#: definition.
 REFERENCE_VARIANT = "fp32"
+REFERENCE_ENGINE = DEFAULT_ENGINE
+
+
+def path_name(engine: str, variant: str, *, show_engine: bool = False) -> str:
+    """How the decision names an engine+variant path: ``"int8"`` for a transformers variant,
+    ``"llama.cpp q4_1"`` for another engine's (and ``"transformers int8"`` with
+    ``show_engine``, in a run that measured several engines)."""
+    engine = engine or DEFAULT_ENGINE
+    if not variant:
+        return engine if engine != DEFAULT_ENGINE else ""
+    return f"{engine} {variant}" if show_engine or engine != DEFAULT_ENGINE else variant
+
+
+def several_engines(points: pd.DataFrame) -> bool:
+    """Whether a points table measured more than one engine."""
+    return "engine" in points.columns and points["engine"].astype(str).nunique() > 1
 
 
 def _drift_column(generation: bool) -> str:
     return "agreement" if generation else "cosine_min"
 
 
+def _is_reference(point: pd.Series) -> bool:
+    engine = str(point.get("engine", DEFAULT_ENGINE) or DEFAULT_ENGINE)
+    return str(point.get("variant", "")) == REFERENCE_VARIANT and engine == REFERENCE_ENGINE
+
+
 def _drift_of(point: pd.Series, generation: bool) -> float | None:
-    if str(point.get("variant", "")) == REFERENCE_VARIANT:
+    if _is_reference(point):
         return 1.0
     value = point.get(_drift_column(generation))
     return float(value) if value is not None and pd.notna(value) else None
 
 
-def _tolerated_variants(
+def _tolerated_paths(
     option: OptionSpec,
     points: pd.DataFrame,
     generation: bool,
     tolerance: ScenarioWorkload | None,
-) -> tuple[pd.DataFrame, dict[str, str]]:
-    """The points of the variants whose quality drift the scenario tolerates, and a sentence
-    per kept variant saying why it may be used.
+) -> tuple[pd.DataFrame, dict[tuple[str, str], str]]:
+    """The points of the engine+variant paths whose quality drift the scenario tolerates, and a
+    sentence per kept path (keyed ``(engine, variant)``) saying why it may be used.
 
-    fp32 is the reference and always kept. Another variant is kept when its drift (token
-    agreement with fp32 for generation, worst cosine for embeddings) is at least the scenario's
-    ``min_agreement`` / ``min_cosine``; a variant whose drift was not measured is not used,
-    since nothing says it answers like fp32. An option that names its ``variant`` uses it as
-    given.
+    transformers fp32 is the reference and always kept. Another path (a transformers variant,
+    or another engine's, such as llama.cpp q4_1) is kept when its drift (token agreement with
+    fp32 for generation, worst cosine for embeddings) is at least the scenario's
+    ``min_agreement`` / ``min_cosine``; a path whose drift was not measured is not used, since
+    nothing says it answers like fp32. An option that names its ``variant`` uses it as given.
     """
     if "variant" not in points.columns:
         return points, {}
+    show_engine = several_engines(points)
     metric = "agreement" if generation else "worst cosine"
+    reference = "transformers fp32" if show_engine else "fp32"
     floor = 0.95 if generation else 0.99
     if tolerance is not None:
         floor = tolerance.min_agreement if generation else tolerance.min_cosine
-    reasons: dict[str, str] = {}
-    verdicts: dict[str, bool] = {}
-    for variant in dict.fromkeys(str(v) for v in points["variant"]):
-        drift = _drift_of(points[points["variant"] == variant].iloc[0], generation)
+    keys = list(zip(points["engine"].astype(str), points["variant"].astype(str), strict=True))
+    reasons: dict[tuple[str, str], str] = {}
+    verdicts: dict[tuple[str, str], bool] = {}
+    for key in dict.fromkeys(keys):
+        first = points[[k == key for k in keys]].iloc[0]
+        name = path_name(*key, show_engine=show_engine)
+        drift = _drift_of(first, generation)
         if option.variant:
-            verdicts[variant] = True
-            reasons[variant] = f"{variant} as the option names it"
-        elif variant == REFERENCE_VARIANT:
-            verdicts[variant] = True
-            reasons[variant] = f"{variant} is the reference"
+            verdicts[key] = True
+            reasons[key] = f"{name} as the option names it"
+        elif _is_reference(first):
+            verdicts[key] = True
+            reasons[key] = f"{name} is the reference"
         elif drift is None:
-            verdicts[variant] = False
-            reasons[variant] = f"{variant}: its {metric} with fp32 was not measured"
+            verdicts[key] = False
+            how = _drift_method_note(first)
+            reasons[key] = f"{name}: its {metric} with {reference} was not measured{how}"
         else:
-            verdicts[variant] = drift >= floor
-            sign = "≥" if verdicts[variant] else "<"
-            reasons[variant] = f"{variant}: {metric} with fp32 {drift:.1%} {sign} {floor:.0%}"
-    kept = [v for v, ok in verdicts.items() if ok]
+            verdicts[key] = drift >= floor
+            sign = "≥" if verdicts[key] else "<"
+            reasons[key] = f"{name}: {metric} with {reference} {drift:.1%} {sign} {floor:.0%}"
+    kept = [k for k, ok in verdicts.items() if ok]
     if not kept:  # nothing measured against fp32 and no fp32: use what there is, and say so
         kept = list(verdicts)
-    excluded = [reasons[v] for v, ok in verdicts.items() if not ok]
+    excluded = [reasons[k] for k, ok in verdicts.items() if not ok]
     suffix = f"; not used: {'; '.join(excluded)}" if excluded else ""
-    tried = f"fastest of {len(kept)} tolerated variant{'s' if len(kept) > 1 else ''}"
-    why = {v: f"{reasons[v]} ({tried}{suffix})" for v in kept}
-    kept_points = points[points["variant"].astype(str).isin(kept)].reset_index(drop=True)
+    noun = "path" if show_engine else "variant"
+    tried = f"fastest of {len(kept)} tolerated {noun}{'s' if len(kept) > 1 else ''}"
+    why = {k: f"{reasons[k]} ({tried}{suffix})" for k in kept}
+    kept_points = points[[k in kept for k in keys]].reset_index(drop=True)
     return kept_points, why
+
+
+def _drift_method_note(point: pd.Series) -> str:
+    """`` (greedy first divergence only)`` when the engine gave no logits to measure agreement."""
+    method = point.get("drift_method")
+    if isinstance(method, str) and "no logits" in method:
+        return f" ({method})"
+    return ""
 
 
 def _projected(
@@ -435,7 +485,12 @@ def _select_points(
         raise ScenarioRunError(f"Run {run.id} has an empty points table; re-run the benchmark.")
     if option.variant:
         _require_columns(run, points, ("variant",), option)
-        chosen = points[points["variant"] == option.variant]
+        # A variant name, or a path as the decision names it ("llama.cpp q4_1").
+        names = [
+            {str(v), path_name(str(e), str(v), show_engine=True)}
+            for e, v in zip(points["engine"], points["variant"], strict=True)
+        ]
+        chosen = points[[option.variant in n for n in names]]
         if chosen.empty:
             have = ", ".join(sorted({str(v) for v in points["variant"]}))
             raise ScenarioRunError(

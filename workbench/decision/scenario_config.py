@@ -240,7 +240,11 @@ class OptionSpec:
     project: bool | None = spec(
         None, help="project the run onto the option's device (roofline)", optional=True
     )
-    variant: str = spec("", help="the run's variant to use (default all)")
+    variant: str = spec(
+        "",
+        help="the run's variant to use, or engine and variant ('llama.cpp q4_1'); default: the "
+        "fastest that keeps quality",
+    )
     batch: int | None = spec(
         None, help="the run's batch size to use (default all)", low=1, whole=True, optional=True
     )

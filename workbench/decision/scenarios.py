@@ -14,7 +14,7 @@ A scenario is a TOML file (``data/scenarios/*.toml``)::
     data_must_stay = "anywhere"        # anywhere | premises | device (where requests' data may go)
     eval_set = "ticket-routing"        # optional: the set quality is measured on (workbench eval)
     quality_floor = 0.6                # optional: lowest quality score (0-1) to recommend
-    min_agreement = 0.95               # a generation variant must agree with fp32 this often
+    min_agreement = 0.95               # a generation path must agree with fp32 this often
     min_cosine = 0.99                  # an embeddings variant's worst cosine with fp32
     arrival_pattern = "diurnal"        # poisson | diurnal | bursty
     burstiness = 1.0                   # spread of the gaps between arrivals; 1 = Poisson
@@ -64,8 +64,11 @@ Throughput for instance, owned and local options comes from a run named in ``[ru
 option's ``run``, default ``"local"``): a local option uses the measured figures; instance and
 owned options project them onto their device with the roofline model
 (:func:`workbench.devices.project_points`), marked as estimates, unless ``project = false``
-says the run was measured on that hardware. Giving ``tokens_per_s`` or ``requests_per_s`` in
-an option replaces the run.
+says the run was measured on that hardware. The run's points are taken on the fastest
+engine+variant path whose drift from transformers fp32 the workload tolerates (``int8``, or
+``llama.cpp q4_1`` in a run that measured that engine), and a projection moves that path's own
+weight bytes per token. Giving ``tokens_per_s`` or ``requests_per_s`` in an option replaces the
+run.
 
 :func:`load_scenario` checks every field, the catalog names (with suggestions) and flags
 options that would send data off the premises when the workload forbids it (they are kept

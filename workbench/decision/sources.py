@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 import pandas as pd
 
 from workbench import runs
+from workbench.bench.result import with_engine
 from workbench.decision.scenario_config import Scenario
 from workbench.decision.scenarios import (
     LATEST_PREFIX,
@@ -25,6 +26,7 @@ from workbench.decision.scenarios import (
     resolve_run,
 )
 from workbench.kit.errors import RunNotFoundError, WorkbenchError
+from workbench.models.engines import DEFAULT_ENGINE
 
 RUN_COLUMNS = ("used for", "run", "what it measured", "measured on", "figures")
 PRICE_COLUMNS = ("price_row", "source", "as_of", "stale", "options")
@@ -158,17 +160,24 @@ def missing_runs_message(missing: list[str]) -> str:
     )
 
 
-def run_rows(scenario: Scenario, written: dict[str, str], runs_dir: RunsDir) -> pd.DataFrame:
+def run_rows(
+    scenario: Scenario,
+    written: dict[str, str],
+    runs_dir: RunsDir,
+    options: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """One row per run the scenario uses: role, id, what it measured, when, headline figures.
 
     ``written`` is the scenario's ``[runs]`` as its file has it, to say when a benchmark of
-    another model stands in for the one the scenario was written for.
+    another model stands in for the one the scenario was written for. ``options`` (the priced
+    options table) adds which engine+variant path each option took from a benchmark.
     """
     rows = []
     for role, ref in scenario.runs.items():
         run = resolve_run(ref, runs_dir)
         if run.kind == "bench":
             what, figures = _bench_description(run, _model_of(written.get(role, "")))
+            what += _paths_used(scenario, role, options)
         else:
             what, figures = _cloud_description(run)
         rows.append((role, run.id, what, _when(run.started_at), figures))
@@ -243,15 +252,16 @@ def _when(iso: str | None) -> str:
 
 
 def _bench_description(run: runs.Run, expected_model: str) -> tuple[str, str]:
-    """What a benchmark run measured (its first point), and its headline figures."""
-    points = run.table("points")
+    """What a benchmark run measured (its engine+variant paths and first point's settings), and
+    its headline figures."""
+    points = with_engine(run.table("points"))
     first = points.iloc[0].to_dict() if len(points) else {}
     model = str(run.summary.get("model", run.config.get("model", "")))
     cpu = run.environment.get("cpu_model") or "a CPU"
     cores = run.environment.get("logical_cores")
     what = (
         f"benchmark of {model} on {cpu}{f' ({cores} cores)' if cores else ''}: "
-        f"{first.get('variant', '?')}, {first.get('threads', '?')} threads, batch "
+        f"{_paths_measured(points) or '?'}, {first.get('threads', '?')} threads, batch "
         f"{first.get('batch', '?')}"
     )
     figures = f"p50 {_ms(first.get('p50_ms'))}"
@@ -260,6 +270,36 @@ def _bench_description(run: runs.Run, expected_model: str) -> tuple[str, str]:
     if expected_model and expected_model != model:
         what += f"; the scenario was written for {expected_model}, these figures are {model}'s"
     return what, figures
+
+
+def _paths_measured(points: pd.DataFrame) -> str:
+    """The engine+variant paths a points table measured: ``"fp32, int8"``, or with several
+    engines ``"transformers fp32, int8-weight-only; llama.cpp q4_1"``."""
+    if "variant" not in points.columns or points.empty:
+        return ""
+    by_engine: dict[str, list[str]] = {}
+    for engine, variant in zip(points["engine"], points["variant"], strict=True):
+        names = by_engine.setdefault(str(engine), [])
+        if str(variant) not in names:
+            names.append(str(variant))
+    if len(by_engine) == 1 and DEFAULT_ENGINE in by_engine:
+        return ", ".join(by_engine[DEFAULT_ENGINE])
+    return "; ".join(f"{engine} {', '.join(names)}" for engine, names in by_engine.items())
+
+
+def _paths_used(scenario: Scenario, role: str, options: pd.DataFrame | None) -> str:
+    """``"; This machine runs llama.cpp q4_1"``: the path each option took from the run of
+    ``role``; empty without an options table."""
+    if options is None or options.empty or "variant" not in options.columns:
+        return ""
+    used = []
+    for spec in scenario.options:
+        if spec.run != role or spec.throughput_given:
+            continue
+        row = options[options["option"] == spec.name]
+        if not row.empty and str(row["variant"].iloc[0] or ""):
+            used.append(f"{spec.name} runs {row['variant'].iloc[0]}")
+    return f"; {', '.join(used)}" if used else ""
 
 
 def _cloud_description(run: runs.Run) -> tuple[str, str]:

@@ -56,6 +56,15 @@ _DTYPE_ALIASES = {
     "int8": "int8",
     "qint8": "int8",
     "i8": "int8",
+    # llama.cpp's block-quantised weight types (a benchmark point's dtype on that engine): their
+    # bytes come from the point's own ``weight_bytes`` (the GGUF file), and the CPU kernels
+    # multiply them as integer dot products (the weights unpacked to 8 bits, activations
+    # quantised to 8 bits), so the int8 peak bounds their compute.
+    "q4_0": "int8",
+    "q4_1": "int8",
+    "q5_0": "int8",
+    "q5_1": "int8",
+    "q8_0": "int8",
 }
 # Which catalog column holds each dtype's peak.
 _PEAK_COLUMN = {

@@ -18,6 +18,7 @@ from typing import Any
 
 from workbench.kit import formats
 from workbench.kit.cli import json_ready, print_json
+from workbench.models.engines import DEFAULT_ENGINE
 
 #: Characters of an answer shown in a side-by-side table (the JSON keeps them whole).
 ANSWER_CHARS = 40
@@ -131,6 +132,8 @@ def _runs_compare(args: argparse.Namespace) -> None:
             print(items_text(comparison))
         return
     table = compare_runs(runs, table=name)
+    if name == "points" and "engine" in table.columns:
+        table["engine"] = _engines(table)  # rows of runs older than the engine column
     if args.json:
         print_json(json_ready(table.to_dict("records")))
     else:
@@ -184,8 +187,10 @@ def _short(answer: Any) -> Any:
 
 
 def points_table(points: Any) -> Any:
-    """A benchmark's points with the columns a reader checks first, rounded for the terminal."""
+    """A benchmark's points with the columns a reader checks first, rounded for the terminal;
+    the ``engine`` of each point comes first when the run measured more than transformers."""
     columns = [
+        "engine",
         "variant",
         "dtype",
         "threads",
@@ -202,5 +207,14 @@ def points_table(points: Any) -> Any:
         "agreement",
         "first_divergence_min",
     ]
+    if set(_engines(points)) == {DEFAULT_ENGINE}:
+        columns.remove("engine")  # one engine, as every run before the engine axis
     table = points[[c for c in columns if c in points.columns]].copy()
     return table.round(3)
+
+
+def _engines(points: Any) -> list[str]:
+    """The engines of a points table's rows (runs older than the column ran transformers)."""
+    if "engine" not in points.columns:
+        return [DEFAULT_ENGINE] * len(points)
+    return [str(e) if isinstance(e, str) and e else DEFAULT_ENGINE for e in points["engine"]]

@@ -3,11 +3,12 @@
 The decision dashboard needs a benchmark of the model its scenario serves, and the federated
 dashboard a federated run. On a fresh machine there are none, so :func:`ensure_sample_runs`
 makes them here, with the bundled model and no network: a short ``bench`` of ``smollm2-135m``
-(fp32 and int8 weight-only, one point each: six timed calls of 8 new tokens, and the agreement
-with fp32 over 8 prompts; about 40 s on 2 otherwise idle cores, twice that or more when other
-work shares them, plus about 45 s the first time the model is unpacked) and a small
-``federated`` simulation (30 clients, 10 rounds; about a second). The decision uses the faster
-variant when its agreement keeps within the scenario's tolerance.
+(transformers fp32 and int8 weight-only, and llama.cpp q4_1 on the model's GGUF file when
+llama-cpp-python is installed, one point each: six timed calls of 8 new tokens, and the
+agreement with fp32 over 8 prompts; about 40 s on 2 otherwise idle cores, twice that or more
+when other work shares them, plus about 45 s the first time the model is unpacked) and a small
+``federated`` simulation (30 clients, 10 rounds; about a second). The decision uses the fastest
+engine+variant path whose agreement keeps within the scenario's tolerance.
 They are ordinary runs, saved in the runs folder and listed by ``workbench runs list``.
 
 No loopback-cloud run is made: the loopback cloud would serve the same model on the same CPU, so
@@ -36,8 +37,9 @@ def usable_runs(
     """The newest complete run that can stand for each sample kind, or ``None`` when there is none.
 
     A ``bench`` run counts when it measured the sample benchmark's model and each of its
-    variants (fp32 and the faster one the decision may pick; any other settings), so a runs
-    folder with an fp32-only sample from an earlier version gets the new one. Any complete
+    variants (fp32, the faster ones the decision may pick, llama.cpp q4_1 where that engine is
+    installed; any other settings), so a runs folder with a sample from an earlier version that
+    lacks one gets the new one. Any complete
     ``federated`` run counts.
 
     Returns
