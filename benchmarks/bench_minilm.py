@@ -1,11 +1,15 @@
-"""minilm throughput: sentence-transformers' own ``encode`` against the workbench runner's variants.
+"""minilm throughput: sentence-transformers' own ``encode`` against every engine+variant of the
+workbench (transformers' variants, and ONNX Runtime's onnx-fp32 and onnx-int8 where the ``onnx``
+extra is installed).
 
 All contenders embed the same 512 texts of 8-40 words (drawn with a seeded RNG from the words of
 ``data/samples/sentences.txt`` and ``prompts.txt``) at batch 32 with 2 torch threads. They run in
 alternating rounds, the first one rotating each round, so that other work on the machine hits
 every contender alike; each figure is a median over rounds and each speed-up the median of the
 per-round ratios to sentence-transformers. Quality is each variant's cosine similarity to
-sentence-transformers' fp32 embeddings on all 512 texts.
+sentence-transformers' fp32 embeddings on all 512 texts. The issue's target: the fastest
+engine+variant with cosine >= 0.99 at least 2x sentence-transformers, also on a CPU without bf16
+instructions; the last line says which path won on this CPU and whether it has them.
 
 Run with ``python bench/bench_minilm.py`` (``--help`` for the options).
 """
@@ -24,16 +28,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 import torch
-from _report import print_machine, report_speedup
+from _report import _cpu_flags, print_machine, report_speedup
 
 from workbench.bench.quality import cosine_rows
 from workbench.bench.variants import VARIANTS
 from workbench.models import get_entry, load_model
+from workbench.models.engines import ENGINES, ONNXRUNTIME, MissingExtraError
 from workbench.models.inputs import sample_prompts, sample_sentences
 
 BASELINE = "sentence-transformers"
 MIN_COSINE = 0.99
-TARGET_SPEEDUP = 1.5
+TARGET_SPEEDUP = 2.0
 
 
 def make_texts(count: int, seed: int, min_words: int = 8, max_words: int = 40) -> list[str]:
@@ -95,8 +100,23 @@ def main() -> None:
         runner = variant.apply(reference)
         prepare_s[name] = time.perf_counter() - start
         contenders[f"workbench {name}"] = _embed(runner, texts, args.batch_size)
+    onnx = ENGINES[ONNXRUNTIME]
+    try:
+        onnx.require()
+    except MissingExtraError:
+        skipped.append(f"{', '.join(onnx.variants)} (the onnx extra: {onnx.install_command})")
+    else:
+        from workbench.models.engines.onnx_runtime import load_onnxruntime
+
+        for name in onnx.variants:
+            start = time.perf_counter()
+            runner = load_onnxruntime("minilm", name, threads=args.threads, reference=reference)
+            prepare_s[name] = time.perf_counter() - start
+            how = "from the cache" if runner.export_meta["cache_hit"] else "made now"
+            print(f"{name}: {runner.onnx_path.name} ({how}), {prepare_s[name]:.2f} s")
+            contenders[f"workbench {name}"] = _embed(runner, texts, args.batch_size)
     if skipped:
-        print(f"variants that do not apply to embeddings: {'; '.join(skipped)}")
+        print(f"not measured: {'; '.join(skipped)}")
 
     # Quality first, on every text: this call also warms each contender up.
     baseline_vectors = contenders[BASELINE]()
@@ -158,6 +178,8 @@ def main() -> None:
         target=TARGET_SPEEDUP,
         quality=f"cosine min >= {MIN_COSINE} (cosine min {cosines[best][1]:.6f})",
     )
+    bf16 = "has" if "avx512_bf16" in _cpu_flags() else "lacks"
+    print(f"this CPU {bf16} avx512_bf16; the fastest path that keeps quality here: {best}")
 
 
 def _embed(runner, texts: list[str], batch_size: int) -> Callable[[], np.ndarray]:

@@ -27,10 +27,10 @@ def no_llama_cpp(monkeypatch):
     monkeypatch.setitem(sys.modules, "llama_cpp", None)
 
 
-def test_the_engines_are_transformers_and_llama_cpp():
-    """transformers is the default engine; llama.cpp is the other one."""
+def test_the_engines_are_transformers_llama_cpp_and_onnxruntime():
+    """transformers is the default engine; llama.cpp and onnxruntime are the others."""
     assert DEFAULT_ENGINE == "transformers"
-    assert list(ENGINES) == ["transformers", "llama.cpp"]
+    assert list(ENGINES) == ["transformers", "llama.cpp", "onnxruntime"]
 
 
 def test_an_unknown_engine_names_the_close_one_and_the_fix():
@@ -80,7 +80,8 @@ def test_the_engine_registry_imports_neither_torch_nor_an_engine():
     """Importing the registry (as a benchmark config does) stays light."""
     code = (
         "import sys, workbench.models.engines, workbench.bench.config; "
-        "print(sorted({'torch', 'llama_cpp', 'transformers'} & set(sys.modules)))"
+        "print(sorted({'torch', 'llama_cpp', 'onnxruntime', 'onnx', 'transformers'} "
+        "& set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

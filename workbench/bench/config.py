@@ -104,8 +104,8 @@ _LIST_MAXIMUM = {"batch_sizes": 1_000_000, "seq_lens": 1_000_000, "threads": 102
 class BenchConfig:
     """A benchmark sweep: every combination of engine+variant, threads, batch size and length.
 
-    Each variant belongs to one engine (``q4_1``, ``q8_0``, ``f16``: llama.cpp; the others:
-    transformers); an engine listed in ``engines`` without a variant of its own is measured at its
+    Each variant belongs to one engine (``q4_1``, ``q8_0``, ``f16``: llama.cpp; ``onnx-fp32``,
+    ``onnx-int8``: onnxruntime; the others: transformers); an engine listed in ``engines`` without a variant of its own is measured at its
     default variant.
     """
 
@@ -119,7 +119,7 @@ class BenchConfig:
     variants: tuple[str, ...] = spec(
         ("fp32",),
         help="variants to compare, comma-separated; fp32 is the quality reference; "
-        "llama.cpp's are q4_1, q8_0, f16",
+        "llama.cpp's are q4_1, q8_0, f16; onnxruntime's onnx-fp32, onnx-int8",
         label="Variants",
     )
     batch_sizes: tuple[int, ...] = spec(

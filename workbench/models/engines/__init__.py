@@ -2,8 +2,10 @@
 
 ``transformers`` (the default) runs every model the loader knows, in PyTorch;
 ``llama.cpp`` runs a text-generation model's GGUF file through llama-cpp-python, with llama.cpp's
-own quantisation types as variants. Every engine's runner has the same interface
-(:class:`~workbench.models.runners.GenerationRunner`'s ``generate``/``stream``). An engine that
+own quantisation types as variants; ``onnxruntime`` runs an embedding model exported to ONNX, in
+float32 or dynamic int8. Every engine's runner has the same interface as the transformers runner
+of its task (:class:`~workbench.models.runners.GenerationRunner`'s ``generate``/``stream``,
+:class:`~workbench.models.runners.EmbeddingRunner`'s ``embed``). An engine that
 is an optional extra fails, when chosen, with the exact install command
 (:class:`~workbench.models.engines.base.MissingExtraError`).
 
@@ -18,6 +20,7 @@ from workbench.models.engines.base import PACKAGE, Engine, MissingExtraError, lo
 
 DEFAULT_ENGINE = "transformers"
 LLAMA_CPP = "llama.cpp"
+ONNXRUNTIME = "onnxruntime"
 
 ENGINES: dict[str, Engine] = {
     DEFAULT_ENGINE: Engine(
@@ -43,6 +46,21 @@ ENGINES: dict[str, Engine] = {
             "f16": "llama.cpp on float16 weights, made once from the GGUF file and cached",
         },
         default_variant="q4_1",
+    ),
+    ONNXRUNTIME: Engine(
+        name=ONNXRUNTIME,
+        help="ONNX Runtime on an embedding model exported to ONNX (exported once and cached)",
+        tasks=("embeddings",),
+        module="onnxruntime",
+        also_modules=("onnx",),
+        extra="onnx",
+        pip_name="onnxruntime (with onnx)",
+        variants={
+            "onnx-fp32": "ONNX Runtime on the model exported to ONNX in float32 (torch.onnx)",
+            "onnx-int8": "ONNX Runtime on that export with dynamic int8 weights "
+            "(onnxruntime.quantization.quantize_dynamic, per channel, weight matrices only)",
+        },
+        default_variant="onnx-fp32",
     ),
 }
 
@@ -83,10 +101,11 @@ def load_engine_model(name: str, engine: str = DEFAULT_ENGINE, **options: Any) -
     name
         A catalog alias or path, as for :func:`workbench.models.load_model`.
     engine
-        ``"transformers"`` or ``"llama.cpp"``.
+        ``"transformers"``, ``"llama.cpp"`` or ``"onnxruntime"``.
     **options
         For transformers, :class:`~workbench.models.LoadOptions` fields; for llama.cpp,
-        ``variant`` (default ``q4_1``) and ``threads``.
+        ``variant`` (default ``q4_1``) and ``threads``; for onnxruntime, ``variant`` (default
+        ``onnx-fp32``) and ``threads``.
 
     Raises
     ------
@@ -98,6 +117,10 @@ def load_engine_model(name: str, engine: str = DEFAULT_ENGINE, **options: Any) -
         from workbench.models.loader import load_model
 
         return load_model(name, **options)
+    if chosen.name == ONNXRUNTIME:
+        from workbench.models.engines.onnx_runtime import load_onnxruntime
+
+        return load_onnxruntime(name, **options)
     from workbench.models.engines.llama_cpp import load_llama_cpp
 
     return load_llama_cpp(name, **options)
@@ -107,6 +130,7 @@ __all__ = [
     "DEFAULT_ENGINE",
     "ENGINES",
     "LLAMA_CPP",
+    "ONNXRUNTIME",
     "PACKAGE",
     "Engine",
     "MissingExtraError",

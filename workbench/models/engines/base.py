@@ -23,8 +23,8 @@ class Engine:
 
     ``variants`` maps the engine's own variant names to their help; empty for the default
     engine, whose variants are the benchmark's (``workbench.bench.variants``). ``module`` is the
-    Python package the engine imports (``None``: always there); ``extra`` the optional extra of
-    this package that installs it.
+    Python package the engine imports (``None``: always there), ``also_modules`` any others its
+    extra installs and it needs; ``extra`` the optional extra of this package that installs them.
     """
 
     name: str
@@ -34,6 +34,7 @@ class Engine:
     extra: str | None = None
     pip_name: str | None = None
     build_note: str = ""
+    also_modules: tuple[str, ...] = ()
     variants: dict[str, str] = field(default_factory=dict)
     default_variant: str = "fp32"
 
@@ -55,6 +56,8 @@ class Engine:
         if self.module is None:
             return None
         try:
+            for other in self.also_modules:
+                importlib.import_module(other)
             return importlib.import_module(self.module)
         except ImportError as exc:
             raise MissingExtraError(self.missing_message(exc)) from exc
