@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import html
 import json
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -105,6 +106,7 @@ class RunBrowser(w.AppLayout):
         self.kind.observe(lambda _: self._filter(), names="value")
         self.search.observe(lambda _: self._filter(), names="value")
         self.refresh_button.on_click(lambda _: self.load())
+        self._build_resume()
         self.first.observe(lambda _: self._synced(self.compare), names="value")
         self.second.observe(lambda _: self._synced(self.compare), names="value")
         self.table_name.observe(lambda _: self._synced(self.show_table), names="value")
@@ -120,7 +122,7 @@ class RunBrowser(w.AppLayout):
         )
         super().__init__(
             header=w.VBox([w.HTML(STYLE + BROWSER_STYLE), self.status, self.errors]),
-            left_sidebar=w.VBox([self.kind, self.search, self.refresh_button]),
+            left_sidebar=w.VBox([self.kind, self.search, self.refresh_button, self.resume_box]),
             center=self.listing,
             footer=self.compare_box,
             pane_widths=["320px", "1fr", "0px"],
@@ -129,6 +131,24 @@ class RunBrowser(w.AppLayout):
         self.add_class("wb-run-browser")
         if load_now:
             self.load()
+
+    def _build_resume(self) -> None:
+        """Interrupted runs, and a button that continues the chosen one where it can be."""
+        self.resume_run = w.Dropdown(description="Run", layout=w.Layout(width="300px"))
+        self.resume_button = w.Button(description="Resume", icon="play", disabled=True)
+        self.resume_status = w.HTML()
+        self.resume_thread: threading.Thread | None = None
+        self.resume_run.observe(lambda _: self._synced(self._check_resume), names="value")
+        self.resume_button.on_click(lambda _: self.resume())
+        self.resume_box = w.VBox(
+            [
+                w.HTML("<h4>Interrupted runs</h4>"),
+                self.resume_run,
+                self.resume_button,
+                self.resume_status,
+            ]
+        )
+        self.resume_box.layout.display = "none"  # until there is an interrupted run
 
     def __repr__(self) -> str:
         # Voilà puts the text form beside the widget in the page: keep it short.
@@ -186,6 +206,7 @@ class RunBrowser(w.AppLayout):
             self.status.value = status_html("No runs to show.")
             self.listing.value = HOW_TO_MAKE_RUNS
             self.compare_box.layout.display = "none"
+            self.resume_box.layout.display = "none"
             return
         total = len(self.summaries)
         self.status.value = status_html(
@@ -195,6 +216,7 @@ class RunBrowser(w.AppLayout):
         )
         self.listing.value = _runs_html(shown)
         self.compare_box.layout.display = None
+        self._list_interrupted()
         comparable = [s for s in shown if s.status != "corrupt"]
         options = [(_option_label(s), s.id) for s in comparable]
         keep = (self.first.value, self.second.value)
@@ -209,6 +231,71 @@ class RunBrowser(w.AppLayout):
         finally:
             self._syncing = False
         self.compare()
+
+    # -- resuming -------------------------------------------------------------------------------
+
+    def _list_interrupted(self) -> None:
+        """The interrupted runs among those shown, newest first, for the resume section."""
+        interrupted = [s for s in self.shown if s.status == "interrupted"]
+        keep = self.resume_run.value
+        ids = [s.id for s in interrupted]
+        self._syncing = True
+        try:
+            self.resume_run.options = [(_option_label(s), s.id) for s in interrupted]
+            self.resume_run.value = keep if keep in ids else (ids[0] if ids else None)
+        finally:
+            self._syncing = False
+        self.resume_box.layout.display = None if interrupted else "none"
+        self._check_resume()
+
+    def _check_resume(self) -> None:
+        """Offer Resume only for a run that can be continued; otherwise say why not."""
+        run_id = self.resume_run.value
+        busy = self.resume_thread is not None and self.resume_thread.is_alive()
+        refusal = None
+        if run_id is not None:  # Flower is imported only when there is a run to resume
+            from workbench.federated.runner import resume_refusal
+
+            refusal = resume_refusal(run_id, runs_dir=self.runs_dir)
+        self.resume_button.disabled = run_id is None or refusal is not None or busy
+        if refusal is not None and not busy:
+            self.resume_status.value = status_html(refusal)
+        elif run_id is not None and not busy:
+            self.resume_status.value = status_html(
+                "Continues from its last finished round, with the same results as a run that "
+                "was never stopped."
+            )
+
+    def resume(self, background: bool = True) -> None:
+        """Continue the chosen interrupted run (on a thread, so the page stays responsive)."""
+        run_id = self.resume_run.value
+        if run_id is None:
+            return
+        self.resume_button.disabled = True
+        self.resume_status.value = status_html(f"Resuming {run_id} …")
+        if not background:
+            self._resume(run_id)
+            return
+        self.resume_thread = threading.Thread(
+            target=self._resume, args=(run_id,), name="resume-run", daemon=True
+        )
+        self.resume_thread.start()
+
+    def _resume(self, run_id: str) -> None:
+        from workbench.federated.runner import resume_federated
+
+        try:
+            result = resume_federated(run_id, runs_dir=self.runs_dir)
+        except Exception as exc:  # shown in the page, never as a traceback
+            self.resume_status.value = error_html(exc)
+            return
+        finally:
+            self.resume_thread = None
+        self.resume_status.value = ""
+        self.load()
+        self.status.value += status_html(
+            f"Resumed {run_id}: complete, {len(result.rounds)} rounds."
+        )
 
     # -- comparing ------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -140,3 +141,39 @@ def test_a_failing_callback_shows_its_error_in_the_page(runs_dir):
     assert ERROR_CLASS in browser.comparison.value
     assert federated in browser.comparison.value
     assert "Traceback" not in browser.comparison.value
+
+
+def test_an_interrupted_federated_run_is_resumed_from_the_browser(tmp_path):
+    """A federated run killed after round 1 is offered for resuming, with what resuming does;
+    pressing Resume continues it to a complete run with every round, and the list says so."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    code = """
+        import os, signal, sys
+        from workbench.federated.config import FedConfig
+        from workbench.federated.runner import run_federated
+        def stop(row):
+            if row["round"] == 1:
+                os.kill(os.getpid(), signal.SIGKILL)
+        run_federated(FedConfig(num_clients=4, rounds=3, seed=5), observer=stop,
+                      runs_dir=sys.argv[1], baseline=False)
+    """
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), str(tmp_path)], env=env, timeout=300
+    )
+    (killed,) = runs.list_runs(tmp_path)
+    browser = RunBrowser(runs_dir=str(tmp_path))
+
+    offered = (browser.resume_box.layout.display, browser.resume_run.value)
+    enabled = not browser.resume_button.disabled
+    browser.resume(background=False)
+
+    assert killed.status == "interrupted"
+    assert offered == (None, killed.id) and enabled
+    assert runs.load_run(killed.id, tmp_path).table("rounds")["round"].tolist() == [1, 2, 3]
+    assert f"Resumed {killed.id}: complete, 3 rounds." in browser.status.value
+    assert browser.resume_box.layout.display == "none"  # nothing left to resume

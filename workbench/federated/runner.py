@@ -108,6 +108,16 @@ def resume_federated(
     return result
 
 
+def resume_refusal(run_id: str, *, runs_dir: str | None = None) -> str | None:
+    """Why :func:`resume_federated` would refuse the run ``run_id`` (the same message), or
+    ``None`` when it can be continued: for a page that offers the resume only where it works."""
+    try:
+        _resumable(runs.load_run(run_id, runs_dir), runs_dir)
+    except WorkbenchError as exc:  # not found, not resumable, or unreadable
+        return str(exc)
+    return None
+
+
 def _resumable(run: runs.Run, runs_dir: str | None) -> tuple[FedConfig, RoundState]:
     """The config and last checkpoint of a run that can be continued, else a clear refusal."""
     from workbench.runs.store import checkpoint_of
@@ -277,4 +287,4 @@ def _clients_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-__all__ = ["ROUND_COLUMNS", "FedResult", "resume_federated", "run_federated"]
+__all__ = ["ROUND_COLUMNS", "FedResult", "resume_federated", "resume_refusal", "run_federated"]
