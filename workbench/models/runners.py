@@ -274,6 +274,14 @@ def _pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: Pooling) -> torch.T
     return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
 
 
+def check_sampling(do_sample: bool, temperature: float, top_p: float) -> None:
+    """Refuse sampling settings no engine can use (greedy decoding ignores them)."""
+    if do_sample and not (temperature > 0 and 0 < top_p <= 1):
+        raise InvalidInputError(
+            f"Sampling needs `temperature` > 0 and 0 < `top_p` <= 1, got {temperature}, {top_p}."
+        )
+
+
 class _CallbackStreamer(TextStreamer):
     """Hands each finished piece of text to a callback instead of printing it."""
 
@@ -390,10 +398,7 @@ class GenerationRunner(ModelRunner):
         top_p: float = 1.0,
     ) -> GenerationConfig:
         """Decoding settings: greedy unless ``do_sample``, stopping at the model's end token."""
-        if do_sample and not (temperature > 0 and 0 < top_p <= 1):
-            raise InvalidInputError(
-                f"Sampling needs `temperature` > 0 and 0 < `top_p` <= 1, got {temperature}, {top_p}."
-            )
+        check_sampling(do_sample, temperature, top_p)
         eos = self.model.generation_config.eos_token_id
         if eos is None:
             eos = self.tokenizer.eos_token_id

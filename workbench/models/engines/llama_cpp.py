@@ -38,7 +38,13 @@ from workbench.kit.files import atomic_write_text
 from workbench.kit.paths import cache_dir
 from workbench.models.engines import ENGINES, LLAMA_CPP
 from workbench.models.hashing import sha256_file
-from workbench.models.runners import Generation, GenerationRunner, Messages, ModelInfo
+from workbench.models.runners import (
+    Generation,
+    GenerationRunner,
+    Messages,
+    ModelInfo,
+    check_sampling,
+)
 
 ENGINE = ENGINES[LLAMA_CPP]
 # llama.cpp's file types (enum llama_ftype) of the variants, and the other way round for naming
@@ -342,10 +348,7 @@ class LlamaCppRunner(GenerationRunner):
         Generation
             The text, the new token ids and why generation stopped (``stop`` at the end token).
         """
-        if do_sample and not (temperature > 0 and 0 < top_p <= 1):
-            raise InvalidInputError(
-                f"Sampling needs `temperature` > 0 and 0 < `top_p` <= 1, got {temperature}, {top_p}."
-            )
+        check_sampling(do_sample, temperature, top_p)
         ids = self.encode_prompt(prompt)["input_ids"][0]
         max_new_tokens = self.check_max_new_tokens(max_new_tokens, len(ids))
         sampling = {"temp": temperature, "top_p": top_p} if do_sample else {"temp": 0.0}
