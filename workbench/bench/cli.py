@@ -7,12 +7,17 @@ The flags are built from :class:`~workbench.bench.config.BenchConfig` and
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
 from workbench.bench.config import TASK_DEFAULTS, BenchConfig, MeasurePolicy, defaults_for
-from workbench.kit.cli import add_config_flags, check_writable, config_values, json_ready
+from workbench.kit.cli import (
+    add_config_flags,
+    add_json_option,
+    check_writable,
+    config_values,
+    write_json,
+)
 from workbench.kit.fields import help_of
 from workbench.runs.cli import points_table
 
@@ -29,7 +34,7 @@ def add_parser(commands: Any) -> None:
     add_config_flags(bench, BenchConfig, SWEEP_FLAGS, defaults=_task_defaults_text())
     add_config_flags(bench, MeasurePolicy)
     add_config_flags(bench, BenchConfig, ["quality_items"])
-    bench.add_argument("--json", metavar="FILE", help="also write one JSON record per point")
+    add_json_option(bench, "one record per measured point")
     bench.add_argument("--runs-dir", help="where runs are saved (default ./runs)")
     bench.add_argument("--no-save", action="store_true", help="do not record a run")
     bench.set_defaults(handler=_bench)
@@ -83,8 +88,7 @@ def _bench(args: argparse.Namespace) -> None:
     from workbench.bench.runner import run_benchmark
 
     config = config_from(args)
-    if args.json:
-        check_writable(args.json)
+    check_writable(args.json)
     interactive = sys.stderr.isatty()
 
     def report(row: dict[str, Any]) -> None:
@@ -102,11 +106,8 @@ def _bench(args: argparse.Namespace) -> None:
     print(engine_table(result.points).to_string(index=False))
     if result.run_id:
         print(f"\nsaved as run {result.run_id}")
-    if args.json:
-        from workbench.kit.files import atomic_write_text
-
-        records = [
-            {**row, "throughput": row["throughput_items_per_s"]}
-            for row in result.points.to_dict("records")
-        ]
-        atomic_write_text(args.json, json.dumps(json_ready(records), indent=2) + "\n")
+    records = [
+        {**row, "throughput": row["throughput_items_per_s"]}
+        for row in result.points.to_dict("records")
+    ]
+    write_json(args.json, records)

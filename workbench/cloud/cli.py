@@ -7,7 +7,6 @@ parser also runs on its own as ``python -m workbench.cloud.cli serve ...``.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from collections.abc import Sequence
@@ -15,8 +14,14 @@ from typing import Any
 
 from workbench.bench.stats import describe_interval
 from workbench.cloud.config import DEFAULT_PROMPT, CloudBenchConfig, EndpointConfig, ServiceProfile
-from workbench.kit.cli import add_config_flags, check_writable, config_values, json_ready
-from workbench.kit.errors import InvalidInputError, describe
+from workbench.kit.cli import (
+    add_config_flags,
+    add_json_option,
+    check_writable,
+    config_values,
+    write_json,
+)
+from workbench.kit.errors import InvalidInputError
 from workbench.kit.fields import flag_of, help_of
 
 # `cloud bench` flags that set a field of the endpoint, or of the load test.
@@ -48,6 +53,9 @@ def _add_serve(verbs: Any) -> None:
     serve = verbs.add_parser(
         "serve",
         help="run an OpenAI-compatible server on 127.0.0.1 with a simulated network and service",
+        description="Run an OpenAI-compatible server on 127.0.0.1 with a simulated network and "
+        "service until Ctrl-C. It prints its base URL on stdout once ready; a server has no "
+        "result, so it takes no --json.",
     )
     for role, default in (("chat", DEFAULT_CHAT_MODEL), ("embedding", DEFAULT_EMBEDDING_MODEL)):
         serve.add_argument(
@@ -84,7 +92,7 @@ def _add_bench(verbs: Any) -> None:
     add_config_flags(bench, EndpointConfig, _ENDPOINT_FLAGS)
     add_config_flags(bench.add_mutually_exclusive_group(), CloudBenchConfig, ("users", "rate_rps"))
     add_config_flags(bench, CloudBenchConfig, _LOAD_FLAGS)
-    bench.add_argument("--json", metavar="FILE", help="also write the summary row as JSON")
+    add_json_option(bench, "one record per measured point")
     bench.add_argument("--runs-dir", help="where runs are saved (default ./runs)")
     bench.add_argument("--no-save", action="store_true", help="do not record a run")
     bench.set_defaults(handler=_bench)
@@ -144,8 +152,7 @@ def _serve(args: argparse.Namespace) -> None:
 def _bench(args: argparse.Namespace) -> None:
     from workbench.cloud.loadgen import run_endpoint_benchmark
 
-    if args.json:
-        check_writable(args.json)
+    check_writable(args.json)
     values = config_values(args, EndpointConfig)
     values["prompt"] = values.get("prompt") or DEFAULT_PROMPT  # an empty --prompt: the default
     config = CloudBenchConfig(EndpointConfig(**values), **config_values(args, CloudBenchConfig))
@@ -159,11 +166,7 @@ def _bench(args: argparse.Namespace) -> None:
     if result.run_id:
         status = " (status failed: every request failed)" if result.all_failed() else ""
         print(f"\nsaved as run {result.run_id}{status}")
-    if args.json:
-        from workbench.kit.files import atomic_write_text
-
-        records = [json_ready(row) for row in result.points.to_dict("records")]
-        atomic_write_text(args.json, json.dumps(records, indent=2) + "\n")
+    write_json(args.json, result.points.to_dict("records"))
     result.raise_if_all_failed()
 
 
@@ -217,17 +220,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     add_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["cloud", *(argv if argv is not None else sys.argv[1:])])
-    try:
-        args.handler(args)
-    except KeyboardInterrupt:
-        print("error: Interrupted.", file=sys.stderr)
-        return 2
-    except Exception as exc:
-        if args.debug:
-            raise
-        print(f"error: {describe(exc)}", file=sys.stderr)
-        return 2
-    return 0
+    from workbench.cli import run_handler
+
+    return run_handler(args)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,10 @@ prints those on one line and exits with status 2).
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from workbench.cost.prices import DEFAULT_MAX_AGE_DAYS, check_age, load_prices, prices_table
-from workbench.kit.cli import json_ready
+from workbench.kit.cli import add_json_option, check_writable, json_to_stdout, write_json
 
 
 def add_parser(commands: Any) -> None:
@@ -35,12 +34,13 @@ def add_parser(commands: Any) -> None:
         help=f"age that makes a row stale (default {DEFAULT_MAX_AGE_DAYS})",
     )
     listing.add_argument("--overrides", metavar="FILE", help="apply a price overrides TOML file")
-    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_json_option(listing, "one record per price row")
     listing.set_defaults(handler=_prices_list)
 
 
 def _prices_list(args: argparse.Namespace) -> None:
     check_age(args.max_age_days, flag="--max-age-days")
+    check_writable(args.json)
     catalog = load_prices(overrides=args.overrides)
     if args.stale:
         table = catalog.stale_rows(args.max_age_days)
@@ -48,9 +48,10 @@ def _prices_list(args: argparse.Namespace) -> None:
     else:
         table = prices_table(catalog)
         empty = "the price catalog is empty"
-    if args.json:
-        print(json.dumps(json_ready(table.to_dict("records")), indent=2, ensure_ascii=False))
-    elif table.empty:
+    write_json(args.json, table.to_dict("records"))
+    if json_to_stdout(args):
+        return
+    if table.empty:
         print(empty)
     else:
         print(table.to_string(index=False))

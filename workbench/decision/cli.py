@@ -7,14 +7,20 @@ simulated. Flags of settings come from the config fields
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.decision.config import CompareSettings, ScenarioSimulation
-from workbench.kit.cli import add_config_flags, check_writable, config_values, json_ready
+from workbench.kit.cli import (
+    add_config_flags,
+    add_json_option,
+    check_writable,
+    config_values,
+    json_ready,
+    json_to_stdout,
+    write_json,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,7 +63,7 @@ def add_parser(commands: Any) -> None:
     compare.add_argument(
         "scenario", help="a scenario TOML file, or the name of a shipped one (support_chatbot)"
     )
-    compare.add_argument("--json", metavar="FILE", help="also write the full comparison as JSON")
+    add_json_option(compare, "the scenario, every option with every column, and the warnings")
     compare.add_argument("--runs-dir", help="where runs are saved (default ./runs)")
     compare.add_argument(
         "--overrides", metavar="FILE", help="a TOML file of price rows replacing or adding rows"
@@ -71,7 +77,7 @@ def add_parser(commands: Any) -> None:
     simulate.add_argument("scenario", help="a scenario TOML file or a shipped scenario's name")
     add_config_flags(simulate, ScenarioSimulation)
     simulate.add_argument("--runs-dir", help="where runs are saved (default ./runs)")
-    simulate.add_argument("--json", metavar="FILE", help="also write one JSON record per policy")
+    add_json_option(simulate, "one record per policy, every column")
     simulate.set_defaults(handler=_hybrid_simulate)
     _add_decide(commands)
 
@@ -101,9 +107,7 @@ def _add_decide(commands: Any) -> None:
         metavar="KEY=VALUE",
         help="replace a workload field, e.g. --set requests_per_month=2000000 (repeatable)",
     )
-    decide.add_argument(
-        "--json", metavar="FILE", help="write the whole decision as JSON ('-' for stdout)"
-    )
+    add_json_option(decide, "the whole decision")
     decide.add_argument(
         "--report", metavar="FILE", help="write a one-page report: decision.html or decision.md"
     )
@@ -128,9 +132,8 @@ def _decide(args: argparse.Namespace) -> None:
     from workbench.kit import checks
     from workbench.runs import check_can_record
 
-    to_stdout = args.json == "-"
-    if args.json and not to_stdout:
-        check_writable(args.json)
+    to_stdout = json_to_stdout(args)
+    check_writable(args.json)
     if args.report:
         check_report_path(args.report)
     checks.whole("requests", args.requests, 100, 200_000, flag="--requests")
@@ -156,10 +159,8 @@ def _decide(args: argparse.Namespace) -> None:
         say(f"wrote {write_report(decision, args.report)}")
     if decision.run_id:
         say(f"recorded run {decision.run_id}")
-    if to_stdout:
-        print(json.dumps(json_ready(decision.to_dict()), indent=2, ensure_ascii=False))
-    elif args.json:
-        _write_json(args.json, json_ready(decision.to_dict()))
+    write_json(args.json, decision.to_dict())
+    if args.json and not to_stdout:
         say(f"wrote {args.json}")
 
 
@@ -213,8 +214,7 @@ def _cost_compare(args: argparse.Namespace) -> None:
     from workbench.decision.scenarios import load_scenario
     from workbench.devices import load_devices
 
-    if args.json:
-        check_writable(args.json)
+    check_writable(args.json)
     settings = CompareSettings(**config_values(args, CompareSettings))
     prices = load_prices(overrides=args.overrides)
     devices = load_devices()
@@ -236,8 +236,9 @@ def _cost_compare(args: argparse.Namespace) -> None:
             "options": json_ready(table.to_dict("records")),
             "warnings": list(table.attrs.get("warnings", [])),
         }
-        _write_json(args.json, report)
-        print(f"\nwrote {args.json}")
+        write_json(args.json, report)
+        if not json_to_stdout(args):
+            print(f"\nwrote {args.json}")
 
 
 def _print_comparison(scenario: Any, table: pd.DataFrame) -> None:
@@ -266,22 +267,14 @@ def _print_comparison(scenario: Any, table: pd.DataFrame) -> None:
 def _hybrid_simulate(args: argparse.Namespace) -> None:
     from workbench.decision.hybrid_setup import setup_from_scenario, simulate_scenario
 
-    if args.json:
-        check_writable(args.json)
+    check_writable(args.json)
     settings = ScenarioSimulation(**config_values(args, ScenarioSimulation))
     setup = setup_from_scenario(args.scenario, args.runs_dir, settings=settings)
     table = simulate_scenario(setup)
     for note in setup.notes:
         print(note)
     print(table[[c for c in POLICY_COLUMNS if c in table.columns]].round(4).to_string(index=False))
-    if args.json:
-        _write_json(args.json, json_ready(table.to_dict("records")))
-
-
-def _write_json(path: str, value: Any) -> None:
-    from workbench.kit.files import atomic_write_text
-
-    atomic_write_text(Path(path), json.dumps(value, indent=2) + "\n")
+    write_json(args.json, table.to_dict("records"))
 
 
 __all__ = ["add_parser"]

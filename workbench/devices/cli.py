@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from workbench.kit.cli import print_json
+from workbench.kit.cli import add_json_option, check_writable, json_to_stdout, write_json
 from workbench.kit.errors import InvalidInputError
 
 # The columns `devices project` prints as a table, in this order (those the run has).
@@ -30,7 +30,7 @@ def add_parser(commands: Any) -> None:
     devices = commands.add_parser("devices", help="the edge and cloud device catalog")
     verbs = devices.add_subparsers(dest="verb", required=True)
     listing = verbs.add_parser("list", help="the device catalog as a table")
-    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_json_option(listing, "one record per device")
     listing.set_defaults(handler=_devices_list)
     project = verbs.add_parser(
         "project", help="estimate a benchmark run's figures on other devices (roofline)"
@@ -38,7 +38,7 @@ def add_parser(commands: Any) -> None:
     project.add_argument("run_id", help="a benchmark run (see `workbench runs list`)")
     project.add_argument("--device", action="append", help="a device name; repeat for several")
     project.add_argument("--runs-dir", help="where runs are saved (default ./runs)")
-    project.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_json_option(project, "one record per point and device")
     project.set_defaults(handler=_devices_project)
 
 
@@ -49,10 +49,10 @@ def add_parser(commands: Any) -> None:
 def _devices_list(args: argparse.Namespace) -> None:
     from workbench.devices import devices_table
 
+    check_writable(args.json)
     table = devices_table()
-    if args.json:
-        print_json(table.to_dict("records"))
-    else:
+    write_json(args.json, table.to_dict("records"))
+    if not json_to_stdout(args):
         print(table.to_string(index=False))
 
 
@@ -60,6 +60,7 @@ def _devices_project(args: argparse.Namespace) -> None:
     from workbench.devices import HostPeak, get_device, load_devices, project_points
     from workbench.runs import load_run
 
+    check_writable(args.json)
     run = load_run(args.run_id, runs_dir=args.runs_dir)
     if run.kind != "bench":
         raise InvalidInputError(
@@ -75,8 +76,8 @@ def _devices_project(args: argparse.Namespace) -> None:
     host = HostPeak.from_dict(run.environment["host_peak"])
     devices = [get_device(n) for n in args.device] if args.device else list(load_devices().values())
     table = project_points(run.table("points"), host, devices)
-    if args.json:
-        print_json(table.to_dict("records"))
+    write_json(args.json, table.to_dict("records"))
+    if json_to_stdout(args):
         return
     print(
         f"ESTIMATES (roofline projection of run {run.id}, calibrated on the host that ran it: "

@@ -9,20 +9,26 @@
     workbench eval --set my-tickets.jsonl smollm2-135m
 
 The flags are built from :class:`~workbench.eval.config.EvalConfig`, so their help and defaults
-are the fields' own. ``--json -`` prints the summary and the items as JSON on stdout (the
-readable summary then goes to stderr).
+are the fields' own. ``--json`` (or ``--json -``) prints the summary and the items as JSON on
+stdout (the readable summary then goes to stderr).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
 from workbench.eval.config import EvalConfig
 from workbench.kit import formats
-from workbench.kit.cli import add_config_flags, check_writable, config_values, json_ready
+from workbench.kit.cli import (
+    add_config_flags,
+    add_json_option,
+    check_writable,
+    config_values,
+    json_to_stdout,
+    write_json,
+)
 from workbench.kit.fields import help_of
 
 #: How many wrong answers the summary shows by default.
@@ -53,11 +59,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--list-sets", action="store_true", help="list the shipped eval sets and exit"
     )
-    parser.add_argument(
-        "--json",
-        metavar="FILE",
-        help="also write the summary and the items as JSON ('-': on stdout)",
-    )
+    add_json_option(parser, "the summary and the items (with --list-sets: the sets)")
     parser.add_argument(
         "--show-wrong",
         type=int,
@@ -78,14 +80,14 @@ def config_from(args: argparse.Namespace) -> EvalConfig:
 def _eval(args: argparse.Namespace) -> None:
     from workbench.eval.harness import run_eval
 
+    check_writable(args.json)
     if args.list_sets:
-        print(sets_text())
+        write_json(args.json, sets_records())
+        if not json_to_stdout(args):
+            print(sets_text())
         return
     config = config_from(args)
-    to_stdout = args.json == "-"
-    if args.json and not to_stdout:
-        check_writable(args.json)
-    out = sys.stderr if to_stdout else sys.stdout
+    out = sys.stderr if json_to_stdout(args) else sys.stdout
     interactive = sys.stderr.isatty()
     result = run_eval(config, runs_dir=args.runs_dir, save=not args.no_save, progress=interactive)
     print(summary_text(result.summary()), file=out)
@@ -100,13 +102,7 @@ def _eval(args: argparse.Namespace) -> None:
             "run_id": result.run_id,
             "items": result.items.to_dict(orient="records"),
         }
-        text = json.dumps(json_ready(record), indent=2, ensure_ascii=False) + "\n"
-        if to_stdout:
-            sys.stdout.write(text)
-        else:
-            from workbench.kit.files import atomic_write_text
-
-            atomic_write_text(args.json, text)
+        write_json(args.json, record)
 
 
 def summary_text(summary: dict[str, Any]) -> str:
@@ -164,18 +160,32 @@ def summary_text(summary: dict[str, Any]) -> str:
     return "\n".join(f"{label:<{width}}  {text}" for label, text in lines)
 
 
-def sets_text() -> str:
-    """The shipped sets, one line each: name, task, scoring, items, license."""
+def sets_records() -> list[dict[str, Any]]:
+    """The shipped sets, one record each: name, task, scoring, scored items, license."""
     from workbench.eval.sets import list_eval_sets, load_eval_set
 
-    lines = []
+    records = []
     for name in list_eval_sets():
         card = load_eval_set(name)
-        scored = len(card.scored_items)
-        lines.append(
-            f"{name:<18} {card.task:<10} {card.scoring:<17} {scored:>4} scored items  "
-            f"{card.license.split(',')[0]}"
+        records.append(
+            {
+                "name": name,
+                "task": card.task,
+                "scoring": card.scoring,
+                "scored_items": len(card.scored_items),
+                "license": card.license,
+            }
         )
+    return records
+
+
+def sets_text() -> str:
+    """The shipped sets, one line each: name, task, scoring, items, license."""
+    lines = [
+        f"{s['name']:<18} {s['task']:<10} {s['scoring']:<17} {s['scored_items']:>4} scored items  "
+        f"{s['license'].split(',')[0]}"
+        for s in sets_records()
+    ]
     return "\n".join(lines) or "no shipped eval sets"
 
 
@@ -201,4 +211,4 @@ def _range(low: Any, high: Any) -> str:
     return f"{formats.percent(low)}–{formats.percent(high)}"
 
 
-__all__ = ["add_parser", "config_from", "sets_text", "summary_text", "wrong_text"]
+__all__ = ["add_parser", "config_from", "sets_records", "sets_text", "summary_text", "wrong_text"]

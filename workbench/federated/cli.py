@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from typing import Any
 
 from workbench.federated.config import FedConfig
-from workbench.kit.cli import add_config_flags, check_writable, config_values, json_ready
+from workbench.kit.cli import (
+    add_config_flags,
+    add_json_option,
+    check_writable,
+    config_values,
+    json_to_stdout,
+    write_json,
+)
 from workbench.kit.errors import InvalidInputError
 
 # device_mix takes tier=share pairs, parsed here; every other field is a flag of its own.
@@ -40,7 +46,7 @@ def add_parser(commands: Any) -> None:
     run.add_argument(
         "--no-baseline", action="store_true", help="skip the centrally trained baseline"
     )
-    run.add_argument("--json", help="write one record per round to this JSON file")
+    add_json_option(run, "one record per round")
     run.add_argument(
         "--runs-dir", help="where runs are saved (default $WORKBENCH_RUNS_DIR or ./runs)"
     )
@@ -48,7 +54,7 @@ def add_parser(commands: Any) -> None:
     run.set_defaults(handler=_run)
 
     tiers = verbs.add_parser("tiers", help="the device tiers of the simulated fleet")
-    tiers.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_json_option(tiers, "one record per device tier")
     tiers.set_defaults(handler=_tiers)
 
 
@@ -83,8 +89,7 @@ def _run(args: argparse.Namespace) -> None:
     from workbench.federated.runner import run_federated
 
     config = config_from_args(args)
-    if args.json:
-        check_writable(args.json)
+    check_writable(args.json)
     result = run_federated(
         config,
         observer=round_reporter(config.rounds),
@@ -99,8 +104,7 @@ def resume(args: argparse.Namespace) -> None:
     """``workbench runs resume ID`` for a federated run: its remaining rounds, then its result."""
     from workbench.federated.runner import resume_federated
 
-    if args.json:
-        check_writable(args.json)
+    check_writable(args.json)
     result = resume_federated(
         args.run_id,
         runs_dir=args.runs_dir,
@@ -129,7 +133,8 @@ def round_reporter(rounds: int | None):
 
 
 def print_result(result: Any, json_path: str | None) -> None:
-    """The rounds table, the final line, privacy spent and the run id; rounds to ``json_path``."""
+    """The rounds table, the final line, privacy spent and the run id; one record per round to
+    ``json_path`` (a ``--json`` value: ``-`` is stdout)."""
     columns = [
         "round",
         "accuracy",
@@ -157,19 +162,16 @@ def print_result(result: Any, json_path: str | None) -> None:
         )
     if result.run_id:
         print(f"saved as run {result.run_id}")
-    if json_path:
-        from workbench.kit.files import atomic_write_text
-
-        atomic_write_text(json_path, json.dumps(json_ready(result.records()), indent=2) + "\n")
+    write_json(json_path, result.records())
 
 
 def _tiers(args: argparse.Namespace) -> None:
     from workbench.federated.fleet import tiers_table
 
+    check_writable(args.json)
     table = tiers_table()
-    if args.json:
-        print(json.dumps(json_ready(table.to_dict("records")), indent=2))
-    else:
+    write_json(args.json, table.to_dict("records"))
+    if not json_to_stdout(args):
         columns = [c for c in table.columns if c not in ("description", "source")]
         print(table[columns].to_string(index=False))
         print("\nsources:")

@@ -4,15 +4,23 @@ JSON printing."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from workbench.kit.errors import InvalidInputError
 from workbench.kit.fields import default_of, flag_of, specs
+from workbench.kit.files import atomic_write_text
 from workbench.kit.jsonvalues import json_ready
+
+# `--json` alone, or `--json -`, prints JSON on stdout; `--json FILE` writes it to FILE.
+STDOUT = "-"
+# Where print_json writes while a command's other output is sent to stderr (see json_only_stdout).
+_json_stream: TextIO | None = None
 
 
 def add_config_flags(
@@ -94,8 +102,11 @@ def parse_list(text: str, flag: str, kind: type = int) -> tuple[Any, ...]:
         ) from None
 
 
-def check_writable(path: str | Path) -> None:
-    """Refuse a ``--json`` file whose folder does not exist, before any work is done."""
+def check_writable(path: str | Path | None) -> None:
+    """Refuse a ``--json`` file whose folder does not exist, before any work is done (``None``
+    and ``-``, stdout, pass)."""
+    if path is None or path == STDOUT:
+        return
     target = Path(path).expanduser()
     if target.is_dir():
         raise InvalidInputError(
@@ -110,7 +121,59 @@ def check_writable(path: str | Path) -> None:
 
 def print_json(value: Any) -> None:
     """Print ``value`` as indented JSON on stdout, keeping non-ASCII text readable."""
-    print(json.dumps(json_ready(value), indent=2, ensure_ascii=False))
+    print(json_text(value), file=_json_stream or sys.stdout, flush=True)
+
+
+def json_text(value: Any) -> str:
+    """``value`` as indented JSON text, non-ASCII kept readable."""
+    return json.dumps(json_ready(value), indent=2, ensure_ascii=False)
+
+
+def add_json_option(parser: argparse.ArgumentParser, what: str = "the result") -> None:
+    """The one ``--json [FILE|-]`` every command takes: machine-readable output, on stdout when
+    given alone or as ``-``, else written (atomically) to FILE. With it an error is also printed
+    as a JSON object on stderr (see ``workbench.cli``)."""
+    parser.add_argument(
+        "--json",
+        nargs="?",
+        const=STDOUT,
+        default=None,
+        metavar="FILE",
+        help=f"{what} as JSON: on stdout (alone or '-'), or written to FILE",
+    )
+
+
+def json_to_stdout(args: argparse.Namespace) -> bool:
+    """Whether ``--json`` sends JSON to stdout, so nothing else may be printed there."""
+    return getattr(args, "json", None) == STDOUT
+
+
+@contextlib.contextmanager
+def json_only_stdout(args: argparse.Namespace) -> Iterator[None]:
+    """While a command runs with ``--json`` on stdout, send everything else it prints (its
+    tables, progress, a library's chatter) to stderr, so that stdout carries the JSON alone;
+    :func:`print_json` and :func:`write_json` still reach stdout. Without it, nothing changes."""
+    global _json_stream
+    if not json_to_stdout(args):
+        yield
+        return
+    kept, _json_stream = _json_stream, sys.stdout
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        _json_stream = kept
+
+
+def write_json(target: str | None, value: Any) -> None:
+    """Print ``value`` as JSON (``target`` ``-``), write it to the file ``target`` atomically, or
+    do nothing (``None``: no ``--json`` given)."""
+    if target is None:
+        return
+    if target == STDOUT:
+        print_json(value)
+    else:
+        atomic_write_text(Path(target).expanduser(), json_text(value) + "\n")
 
 
 def _none_or(kind: type) -> Any:
@@ -152,10 +215,16 @@ def _shown(default: Any, unit: str) -> str:
 
 
 __all__ = [
+    "STDOUT",
     "add_config_flags",
+    "add_json_option",
     "check_writable",
     "config_values",
+    "json_only_stdout",
     "json_ready",
+    "json_text",
+    "json_to_stdout",
     "parse_list",
     "print_json",
+    "write_json",
 ]

@@ -32,6 +32,22 @@ class InvalidInputError(WorkbenchError, ValueError):
     """An argument outside its accepted range."""
 
 
+#: The command line's exit statuses: success, an unexpected failure (a bug: rerun with
+#: ``--debug``), bad input or usage (the user can fix it), and Ctrl-C (128 + SIGINT, as shells do).
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def exit_status(exc: BaseException) -> int:
+    """The exit status for ``exc``: :data:`EXIT_USAGE` for a problem the user can fix (a
+    :class:`WorkbenchError`, or a known problem of the machine or its files that
+    :func:`describe` names), :data:`EXIT_INTERRUPTED` for Ctrl-C, else :data:`EXIT_FAILURE`."""
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(exc, WorkbenchError) or _environment_problem(exc):
+        return EXIT_USAGE
+    return EXIT_FAILURE
+
+
 def describe(exc: BaseException) -> str:
     """The one paragraph to show a person for any exception, never a traceback.
 

@@ -6,7 +6,14 @@ import argparse
 import sys
 from typing import Any
 
-from workbench.kit.cli import add_config_flags, config_values, print_json
+from workbench.kit.cli import (
+    add_config_flags,
+    add_json_option,
+    check_writable,
+    config_values,
+    json_to_stdout,
+    write_json,
+)
 
 # The fields of LoadOptions a user sets on the command line (progress follows the terminal).
 LOAD_FLAGS = ("allow_pickle", "trust_remote_code", "allow_download", "task")
@@ -18,12 +25,12 @@ def add_parser(commands: Any) -> None:
     verbs = models.add_subparsers(dest="verb", required=True)
 
     listing = verbs.add_parser("list", help="the model catalog as a table")
-    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_json_option(listing, "one record per model")
     listing.set_defaults(handler=_models_list)
 
     info = verbs.add_parser("info", help="load a model and show what it is")
     info.add_argument("name", help="catalog alias, folder, .gguf file or hub id (owner/name)")
-    info.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_json_option(info, "the model card")
     add_load_flags(info)
     info.set_defaults(handler=_models_info)
 
@@ -33,7 +40,7 @@ def add_parser(commands: Any) -> None:
     trial.add_argument(
         "--max-new-tokens", type=int, default=64, help="most tokens to generate (default 64)"
     )
-    trial.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_json_option(trial, "the embedding, or the generated text and its tokens")
     add_load_flags(trial)
     trial.set_defaults(handler=_models_try)
 
@@ -55,9 +62,10 @@ def _load(args: argparse.Namespace):
 def _models_list(args: argparse.Namespace) -> None:
     from workbench.models import load_catalog
 
+    check_writable(args.json)
     rows = [entry.to_dict() for entry in load_catalog().values()]
-    if args.json:
-        print_json(rows)
+    write_json(args.json, rows)
+    if json_to_stdout(args):
         return
     import pandas as pd
 
@@ -68,9 +76,10 @@ def _models_list(args: argparse.Namespace) -> None:
 
 
 def _models_info(args: argparse.Namespace) -> None:
+    check_writable(args.json)
     info = _load(args).info
-    if args.json:
-        print_json(info.to_dict())
+    write_json(args.json, info.to_dict())
+    if json_to_stdout(args):
         return
     rows = info.summary_rows()
     width = max(len(label) for label, _ in rows)
@@ -79,25 +88,26 @@ def _models_info(args: argparse.Namespace) -> None:
 
 
 def _models_try(args: argparse.Namespace) -> None:
+    check_writable(args.json)
     runner = _load(args)
     if runner.task == "embeddings":
         vector = runner.embed([args.text])[0]
-        if args.json:
-            print_json(
-                {"model": runner.info.name, "dim": len(vector), "embedding": vector.tolist()}
-            )
-        else:
+        write_json(
+            args.json, {"model": runner.info.name, "dim": len(vector), "embedding": vector.tolist()}
+        )
+        if not json_to_stdout(args):
             head = ", ".join(f"{v:+.4f}" for v in vector[:8])
             print(
                 f"{len(vector)} dimensions, norm {float((vector**2).sum() ** 0.5):.4f}: [{head}, …]"
             )
         return
     prompt = runner.chat_or_prompt(args.text)
-    if args.json:
+    if json_to_stdout(args):
         result = runner.generate(prompt, args.max_new_tokens)
-        print_json({"model": runner.info.name, **result.to_dict()})
+        write_json(args.json, {"model": runner.info.name, **result.to_dict()})
         return
     result = runner.generate(
         prompt, args.max_new_tokens, on_text=lambda piece: print(piece, end="", flush=True)
     )
     print(f"\n[{result.tokens} tokens, finish: {result.finish_reason}, {result.seconds:.2f} s]")
+    write_json(args.json, {"model": runner.info.name, **result.to_dict()})
