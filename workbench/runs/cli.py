@@ -1,4 +1,4 @@
-"""``workbench runs``: list, show, compare and resume saved runs.
+"""``workbench runs``: list, show, compare, resume and export saved runs.
 
 ::
 
@@ -8,6 +8,8 @@
     workbench runs compare ID ID                  # bench runs: their points, stacked
     workbench runs compare ID ID                  # eval runs: each item's answers side by side
     workbench runs compare ID ID --table items --stacked
+
+    workbench runs export --mlflow http://127.0.0.1:5000   # runs not in MLflow yet (again: ID)
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import json
 from typing import Any
 
 from workbench.kit import formats
-from workbench.kit.cli import json_ready, print_json
+from workbench.kit.cli import add_json_option, check_writable, json_to_stdout, write_json
 from workbench.models.engines import DEFAULT_ENGINE
 
 #: Characters of an answer shown in a side-by-side table (the JSON keeps them whole).
@@ -51,7 +53,7 @@ def add_parser(commands: Any) -> None:
                 "are otherwise shown side by side per item id",
             )
         sub.add_argument("--runs-dir", help="where runs are saved (default ./runs)")
-        sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        add_json_option(sub, f"{helptext}, every field")
         sub.set_defaults(handler=globals()[f"_runs_{verb}"])
     resume = verbs.add_parser(
         "resume",
@@ -65,8 +67,34 @@ def add_parser(commands: Any) -> None:
     resume.add_argument(
         "--no-baseline", action="store_true", help="skip the centrally trained baseline"
     )
-    resume.add_argument("--json", help="write one record per round to this JSON file")
+    add_json_option(resume, "one record per round")
     resume.set_defaults(handler=_runs_resume)
+    export = verbs.add_parser(
+        "export",
+        help="export runs to an MLflow tracking server",
+        description="Export runs to MLflow: one MLflow run per run, in an experiment named "
+        "after its kind (workbench-bench, ...), with its settings as params, its figures as "
+        "metrics (federated rounds and benchmark points as steps), its files as artifacts and "
+        "the workbench run id as a tag. A run exported before is updated, never copied. Needs "
+        "`pip install 'ai-deployment-workbench[mlflow]'`.",
+    )
+    export.add_argument(
+        "run_ids",
+        nargs="*",
+        metavar="RUN_ID",
+        help="runs to export (default: every ended run the server does not hold yet)",
+    )
+    export.add_argument(
+        "--mlflow",
+        metavar="URI",
+        help="the tracking server, e.g. http://127.0.0.1:5000 (default $MLFLOW_TRACKING_URI)",
+    )
+    export.add_argument(
+        "--experiment", metavar="NAME", help="one experiment for every run (default per kind)"
+    )
+    export.add_argument("--runs-dir", help="where runs are saved (default ./runs)")
+    add_json_option(export, "per run: its id, the MLflow run id, experiment, created or updated")
+    export.set_defaults(handler=_runs_export)
 
 
 def _runs_resume(args: argparse.Namespace) -> None:
@@ -75,6 +103,7 @@ def _runs_resume(args: argparse.Namespace) -> None:
     from workbench.kit.errors import InvalidInputError
     from workbench.runs import load_run
 
+    check_writable(args.json)
     run = load_run(args.run_id, runs_dir=args.runs_dir)
     if run.kind not in RESUMERS:
         raise InvalidInputError(
@@ -87,13 +116,46 @@ def _runs_resume(args: argparse.Namespace) -> None:
     )
 
 
+def _runs_export(args: argparse.Namespace) -> None:
+    from workbench.kit.urls import without_userinfo
+    from workbench.runs.mlflow_export import export_runs, run_link, tracking_uri_of
+
+    check_writable(args.json)
+    quiet = json_to_stdout(args)
+
+    def say(done: Any) -> None:
+        if not quiet:
+            link = run_link(tracking_uri_of(args.mlflow), done) or done.mlflow_run_id
+            print(f"{done.action} {done.run_id} in {done.experiment}: {link}", flush=True)
+
+    exported = export_runs(
+        args.run_ids,
+        tracking_uri=args.mlflow,
+        runs_dir=args.runs_dir,
+        experiment=args.experiment,
+        on_run=say,
+    )
+    uri = tracking_uri_of(args.mlflow)
+    write_json(
+        args.json,
+        {"tracking_uri": without_userinfo(uri), "runs": [e.to_dict() for e in exported]},
+    )
+    if not quiet and not exported:
+        print(
+            f"nothing to export: {without_userinfo(uri)} already holds every ended run in the "
+            "runs folder (name run ids to export them again)"
+        )
+
+
 def _runs_list(args: argparse.Namespace) -> None:
     from workbench.runs import runs_table
 
+    check_writable(args.json)
     table = runs_table(args.runs_dir)
-    if args.json:
-        print_json(json_ready(table.to_dict("records")))
-    elif table.empty:
+    write_json(args.json, table.to_dict("records"))
+    if json_to_stdout(args):
+        return
+    if table.empty:
         print("no runs yet: `workbench bench MODEL` records one")
     else:
         print(table.to_string(index=False))
@@ -102,9 +164,10 @@ def _runs_list(args: argparse.Namespace) -> None:
 def _runs_show(args: argparse.Namespace) -> None:
     from workbench.runs import load_run
 
+    check_writable(args.json)
     run = load_run(args.run_id, runs_dir=args.runs_dir)
-    if args.json:
-        print_json(json_ready(run.to_dict()))
+    write_json(args.json, run.to_dict())
+    if json_to_stdout(args):
         return
     print(f"run {run.id} ({run.kind}, {run.status}), {run.started_at} to {run.ended_at}")
     print(f"config: {json.dumps(run.config)}")
@@ -122,21 +185,20 @@ def _runs_compare(args: argparse.Namespace) -> None:
         shared_table,
     )
 
+    check_writable(args.json)
     runs = load_runs(args.run_ids, args.runs_dir)
     name = shared_table(runs, args.table)
     if holds_item_answers(runs, name) and not args.stacked:
         comparison = compare_items(runs, name)
-        if args.json:
-            print_json(json_ready(comparison.to_dict()))
-        else:
+        write_json(args.json, comparison.to_dict())
+        if not json_to_stdout(args):
             print(items_text(comparison))
         return
     table = compare_runs(runs, table=name)
     if name == "points" and "engine" in table.columns:
         table["engine"] = _engines(table)  # rows of runs older than the engine column
-    if args.json:
-        print_json(json_ready(table.to_dict("records")))
-    else:
+    write_json(args.json, table.to_dict("records"))
+    if not json_to_stdout(args):
         print(table.round(3).to_string(index=False))
 
 
