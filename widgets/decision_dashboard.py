@@ -12,6 +12,10 @@ renders them.
 
 Opened on a machine with no usable run (``run_ids`` None), it makes the sample benchmark first
 (:func:`workbench.samples.runs.ensure_sample_runs`) and says so while it works.
+
+Opened from a link (``?scenario=document_search&requests_per_month=200000``), it starts on that
+scenario with those workload values (:func:`workbench.publish.links.decision_parameters` lists
+what a link may set); what the link gets wrong is said above the panel, and the rest works.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from workbench.decision import (
     run_rows,
 )
 from workbench.kit.errors import RunNotFoundError
+from workbench.kit.formats import count
+from workbench.publish.links import LinkValues, decision_parameters, parse_query
 
 DEFAULT_SCENARIO = "support_chatbot"
 #: Seconds after a load on a thread at which the page's widgets are sent their state again.
@@ -86,6 +92,11 @@ class DecisionDashboard(w.AppLayout):
     shared
         Share decisions and charts with the other pages on the same inputs
         (:mod:`workbench.decision.cache`); a published dashboard does.
+    link
+        The settings of the page's address (:func:`workbench.publish.links.read_page_link`),
+        or its query string: a scenario there replaces ``scenario``, and its workload values
+        replace the scenario's own once the runs are loaded (a volume alone scales the peak
+        with it, as moving the slider does). What it gets wrong is shown above the panel.
     """
 
     def __init__(
@@ -101,8 +112,14 @@ class DecisionDashboard(w.AppLayout):
         load_now: bool = True,
         background: bool = False,
         shared: bool = False,
+        link: LinkValues | str | None = None,
         **kwargs: Any,
     ):
+        if not isinstance(link, LinkValues):
+            link = parse_query(link, decision_parameters())
+        self.link = link
+        self._link_workload = {k: v for k, v in link.values.items() if k != "scenario"}
+        scenario = link.values.get("scenario", scenario)
         self.runs_dir = runs_dir
         self.run_ids = None if run_ids is None else list(run_ids)
         self.choice = RunChoice(runs_dir, self.run_ids)
@@ -135,6 +152,7 @@ class DecisionDashboard(w.AppLayout):
         """The header (status, Reload, errors) and the footer (the sources) around the panel."""
         self.status = w.HTML(loading_html("Loading the runs …"))
         self.errors = w.HTML()
+        self.link_note = w.HTML(link_html(self.link))
         self.reload_button = w.Button(description="Reload", icon="refresh")
         self.reload_button.on_click(lambda _: self.start())
         self.runs_used = w.HTML()
@@ -149,7 +167,8 @@ class DecisionDashboard(w.AppLayout):
         )
         self.sources_box.layout.display = "none"  # until there are figures to trace
         header = [w.HTML(STYLE), w.HBox([self.status, self.reload_button])]
-        return {"header": w.VBox([*header, self.errors]), "footer": self.sources_box}
+        header += [self.link_note, self.errors]
+        return {"header": w.VBox(header), "footer": self.sources_box}
 
     def __repr__(self) -> str:
         # Voilà puts the text form beside the widget in the page: keep it short.
@@ -215,6 +234,7 @@ class DecisionDashboard(w.AppLayout):
             elif self.local_run(self.scenario_as_written()) is None and not self._make_samples():
                 return
             self._choose_scenario()
+            self._apply_link_workload()
             self.status.value = loading_html("Pricing the options and simulating routing …")
             self.panel.compare()
             # Shown only now: a slider moved during a compare on the loading thread would start
@@ -278,6 +298,15 @@ class DecisionDashboard(w.AppLayout):
         if name is not None:
             self.panel.scenario.value = name
 
+    def _apply_link_workload(self) -> None:
+        """Set the workload sliders to the link's values, once (a Reload keeps what is on show).
+
+        The volume goes first: the panel scales the peak with it, and a peak in the link is set
+        after, so it stands as given."""
+        settings, self._link_workload = self._link_workload, {}
+        for name in sorted(settings, key=lambda n: n != "requests_per_month"):
+            getattr(self.panel, name).value = settings[name]
+
     # -- which runs feed which scenario --------------------------------------------------------
 
     def local_run(self, scenario: Any) -> str | None:
@@ -319,6 +348,25 @@ class DecisionDashboard(w.AppLayout):
 # -- rendering ------------------------------------------------------------------------------------
 
 
+def link_html(link: LinkValues) -> str:
+    """What a page opened from a link starts with, and a paragraph for each setting of the link
+    that could not be used (escaped: the address is whatever the visitor typed)."""
+    parts = []
+    if link.values:
+        shown = ", ".join(f"{name} {_link_value(v)}" for name, v in link.values.items())
+        parts.append(status_html(f"Opened on the settings in the page's address: {shown}."))
+    if link.messages:
+        paragraphs = "".join(f"<p>{html.escape(m)}</p>" for m in link.messages)
+        parts.append(f'<div class="wb-error wb-link-error">{paragraphs}</div>')
+    return "".join(parts)
+
+
+def _link_value(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 1000:
+        return count(value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _sources_table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     cells = "".join(f"<th>{h}</th>" for h in head)
     body = "".join(
@@ -347,4 +395,4 @@ def _prices_html(table: pd.DataFrame) -> str:
     return _sources_table(head, rows)
 
 
-__all__ = ["DecisionDashboard"]
+__all__ = ["DecisionDashboard", "link_html"]

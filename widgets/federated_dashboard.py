@@ -7,6 +7,10 @@ change a few settings of that run (strategy, label skew, round deadline, DP nois
 trains the variation here, on this thread, drawing its curve beside the saved one. Reruns are
 not saved unless asked, so a published folder stays as it was published.
 
+Opened from a link (``?run=RUN_ID&strategy=fedprox&dp_noise=0.5``), it shows that run with those
+settings on the knobs, ready for Rerun (:func:`workbench.publish.links.federated_parameters`
+lists what a link may set); what the link gets wrong is said at the top.
+
 The charts are those of :mod:`workbench.federated.plots`; the knobs and the summary rows are the
 federated panel's (:func:`~widgets.federated_panel.federated_controls`,
 :func:`~widgets.federated_panel.summary_rows`); a saved run is read with
@@ -23,6 +27,7 @@ from typing import Any
 import ipywidgets as w
 
 from widgets.common import STYLE, error_html, loading_html, status_html, table_html
+from widgets.decision_dashboard import link_html
 from widgets.federated_panel import (
     chosen_settings,
     federated_controls,
@@ -34,6 +39,7 @@ from workbench.federated import plots
 from workbench.federated.config import STRATEGY_NAMES, FedConfig
 from workbench.federated.result import FedResult
 from workbench.kit.errors import RunNotFoundError
+from workbench.publish.links import LinkValues, federated_parameters, parse_query
 
 RUN_KIND = FedResult.KIND
 # The settings the knobs change; everything else is kept from the saved run.
@@ -78,6 +84,11 @@ class FederatedDashboard(w.AppLayout):
         Read the runs at once; otherwise call :meth:`load` (or press Reload).
     background
         Load on a thread, so that a page shows the loading state meanwhile.
+    link
+        The settings of the page's address (:func:`workbench.publish.links.read_page_link`),
+        or its query string: the run it names (its id, or the start of it) is shown first, and
+        its settings go on the knobs once that run is loaded. What it gets wrong is shown at
+        the top.
     """
 
     def __init__(
@@ -91,8 +102,13 @@ class FederatedDashboard(w.AppLayout):
         clients_shown: int = 20,
         load_now: bool = True,
         background: bool = False,
+        link: LinkValues | str | None = None,
         **kwargs: Any,
     ):
+        if not isinstance(link, LinkValues):
+            link = parse_query(link, federated_parameters())
+        self.link = link
+        self._link_knobs = {k: v for k, v in link.values.items() if k in VARIED}
         self.runs_dir = runs_dir
         self.run_ids = None if run_ids is None else list(run_ids)
         self.sample_runs = sample_runs
@@ -109,6 +125,7 @@ class FederatedDashboard(w.AppLayout):
 
         self.status = w.HTML(loading_html("Loading the runs …"))
         self.errors = w.HTML()
+        self.link_note = w.HTML(link_html(link))
         self.reload_button = w.Button(description="Reload", icon="refresh")
         self.run = w.Dropdown(description="Saved run", layout=w.Layout(width="640px"))
         self.card = w.HTML()
@@ -163,6 +180,7 @@ class FederatedDashboard(w.AppLayout):
         header = [
             w.HTML(STYLE),
             w.HBox([self.status, self.reload_button]),
+            self.link_note,
             self.errors,
             self.run,
             self.card,
@@ -218,10 +236,11 @@ class FederatedDashboard(w.AppLayout):
             self._syncing = True
             try:
                 self.run.options = [(_option_label(s), s.id) for s in found]
-                self.run.value = found[0].id
+                self.run.value = self._linked_run([s.id for s in found])
             finally:
                 self._syncing = False
             self.show_saved()
+            self._apply_link_knobs()
         except Exception as exc:  # shown in the page, never as a traceback
             self.status.value = status_html("The dashboard could not load.")
             self.errors.value += error_html(exc)
@@ -258,6 +277,49 @@ class FederatedDashboard(w.AppLayout):
         )
         self.samples_made = ensure_sample_runs(
             self.runs_dir, kinds=("federated",), settings=settings
+        )
+
+    def _linked_run(self, ids: list[str]) -> str:
+        """The run the link names (its id or a unique start of it), else the first one; once."""
+        wanted = self.link.values.get("run")
+        if wanted is None:
+            return ids[0]
+        self.link = LinkValues(
+            {k: v for k, v in self.link.values.items() if k != "run"}, self.link.messages
+        )
+        matches = [i for i in ids if i == wanted] or [i for i in ids if i.startswith(wanted)]
+        if len(matches) == 1:
+            return matches[0]
+        shown = ", ".join(ids[:5]) + (" …" if len(ids) > 5 else "")
+        problem = (
+            f"`run` (Saved run) in the page's address names {wanted!r}, which is "
+            f"{'not one' if not matches else 'the start of several'} of this dashboard's saved "
+            f"runs ({shown}); the first of them is shown instead."
+        )
+        self.link_note.value = link_html(
+            LinkValues(self.link.values, (*self.link.messages, problem))
+        )
+        return ids[0]
+
+    def _apply_link_knobs(self) -> None:
+        """Put the link's settings on the knobs, once (a Reload shows the saved settings)."""
+        settings, self._link_knobs = self._link_knobs, {}
+        if not settings or self.saved is None:
+            return
+        if "dp_noise" in settings:
+            self.dp_noise.max = max(self.dp_noise.max, settings["dp_noise"])
+        for name, value in settings.items():
+            getattr(self, name).value = value
+        try:
+            changed = _changes(self.saved.config, self.variation()) or "no setting changed"
+        except Exception as exc:  # shown beside the knobs, never as a traceback
+            self.rerun_status.value = error_html(exc) + status_html(
+                "The page's address set the knobs to settings that cannot run together: fix "
+                "the one named above, then press Rerun."
+            )
+            return
+        self.rerun_status.value = status_html(
+            f"The page's address set the knobs ({changed}): press Rerun to train this variation."
         )
 
     # -- the saved run --------------------------------------------------------------------------

@@ -11,7 +11,9 @@ What it adds to Voilà 0.5 (each one answers a finding of issue 13):
   refused with 400, and binary messages are read with a bounded parser.
 - **Every route asks for the token** when one is set (``--token``): the runs' files, Voilà's
   static files and templates, labextensions, themes and the preheat query socket too; only the
-  login page and ``/health`` answer without it.
+  login page and ``/health`` answer without it. A preheated kernel reads its visitor's request
+  (the page address's dashboard settings) from that socket with a key the server gives its
+  kernels (``$WORKBENCH_QUERY_KEY``, :mod:`workbench.publish.links`), never with the token.
 - **A page sets the ``_xsrf`` cookie**, so its own shutdown request on closing (a ``sendBeacon``
   that copies the cookie into the form) is accepted and the tab's kernel is released at once.
 - **At most ``max_kernels`` kernels** serve pages; a visitor beyond them gets a short "busy, retry
@@ -32,6 +34,7 @@ import contextvars
 import hmac
 import json
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -44,6 +47,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 from traitlets import Int
 from voila.app import Voila
+from voila.request_info_handler import RequestInfoSocketHandler
 from voila.tornado.handler import TornadoVoilaHandler
 from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
 
@@ -54,6 +58,7 @@ from workbench.publish.config import (
     RETRY_AFTER_S,
     STOP_TIMEOUT_S,
 )
+from workbench.publish.links import QUERY_KEY_ENV
 
 KERNEL_PROTOCOL_V1 = "v1.kernel.websocket.jupyter.org"
 GUARD_SETTING = "workbench_guard"  # the Guard, in the tornado application's settings
@@ -109,6 +114,7 @@ class Guard:
     max_kernels: int
     retry_after_s: int
     token: str = ""
+    query_key: str = ""  # what this server's kernels present on the preheat query socket
     max_starting: int = 2
     pending: int = 0  # pages let in whose kernel the manager does not list yet
     started_at: float = field(default_factory=time.time)
@@ -183,6 +189,18 @@ class TokenRequired:
         if not guard.has_token(self):  # type: ignore[arg-type]
             raise web.HTTPError(403, "this dashboard asks for its token: add ?token=TOKEN")
         return await ensure_async(super().prepare())  # type: ignore[misc]
+
+
+class QueryKeyOrTokenRequired(TokenRequired):
+    """Mixed into Voilà's preheat query socket: the server's own kernels present ``?key=`` (the
+    key they were given in their environment) instead of the token, which they never see."""
+
+    async def prepare(self) -> Any:
+        guard: Guard = self.settings[GUARD_SETTING]  # type: ignore[attr-defined]
+        key = self.get_argument("key", "")  # type: ignore[attr-defined]
+        if guard.query_key and key and hmac.compare_digest(key.encode(), guard.query_key.encode()):
+            return await ensure_async(super(TokenRequired, self).prepare())  # type: ignore[misc]
+        return await super().prepare()
 
 
 class V1KernelWebsocketHandler(VoilaKernelWebsocketHandler):
@@ -285,6 +303,8 @@ class GuardedVoila(Voila):
     ).tag(config=True)
 
     def init_settings(self) -> dict[str, Any]:
+        if self.token:  # kernels read their visitor's request with a key, not the token
+            os.environ[QUERY_KEY_ENV] = secrets.token_urlsafe(32)
         settings = super().init_settings()
         guard = Guard(
             kernel_manager=self.kernel_manager,
@@ -292,6 +312,7 @@ class GuardedVoila(Voila):
             retry_after_s=max(self.retry_after_s, 1),
             token=self.token or "",
             max_starting=max(self.max_starting, 1),
+            query_key=os.environ.get(QUERY_KEY_ENV, "") if self.token else "",
         )
         guard.counting_starts()
         settings[GUARD_SETTING] = guard
@@ -309,6 +330,8 @@ def _guarded(handler: type) -> type:
     """The handler class to serve instead of ``handler``."""
     if handler is VoilaKernelWebsocketHandler:
         handler = V1KernelWebsocketHandler
+    elif handler is RequestInfoSocketHandler:
+        return type(f"KeyOrToken{handler.__name__}", (QueryKeyOrTokenRequired, handler), {})
     elif handler is TornadoVoilaHandler:
         return GuardedPageHandler  # already redirects to the login page without the token
     if any(name in c.__name__ for c in handler.__mro__ for name in _OPEN_HANDLERS):
