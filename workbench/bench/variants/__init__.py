@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from workbench.bench.variants.base import Variant, VariantError, lookup
 from workbench.bench.variants.bf16 import Bf16
+from workbench.bench.variants.compiled import Compiled, Int8Compiled
 from workbench.bench.variants.fp32 import Fp32
 from workbench.bench.variants.int8 import Int8, Int8Mlp
 from workbench.bench.variants.int8_weight_only import Int8WeightOnly
@@ -13,7 +14,17 @@ from workbench.bench.variants.static_cache import StaticCache
 
 # The transformers engine's variants; other engines' variants are in ENGINE_VARIANTS.
 VARIANTS: dict[str, Variant] = {
-    v.name: v for v in (Fp32(), Bf16(), Int8(), Int8Mlp(), StaticCache(), Int8WeightOnly())
+    v.name: v
+    for v in (
+        Fp32(),
+        Bf16(),
+        Int8(),
+        Int8Mlp(),
+        StaticCache(),
+        Int8WeightOnly(),
+        Compiled(),
+        Int8Compiled(),
+    )
 }
 ENGINE_VARIANTS: dict[str, dict[str, Variant]] = {
     "transformers": VARIANTS,

@@ -45,7 +45,9 @@ class Int8WeightOnlyLinear(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(-1, self.in_features).to(self.scales.dtype).contiguous()
-        if flat.data_ptr() % ALIGN_BYTES:  # the kernel's vector loads need aligned rows
+        # The kernel's vector loads need aligned rows. A compiled graph cannot read addresses;
+        # inductor allocates its buffers aligned (64 bytes) and lowers the kernel itself.
+        if not torch.compiler.is_compiling() and flat.data_ptr() % ALIGN_BYTES:
             flat = flat.clone()
         out = torch.ops.aten._weight_int8pack_mm(flat, self.weight_int8, self.scales)
         if self.bias is not None:
