@@ -63,7 +63,13 @@ def installed(tmp_path_factory):
     )
     # The test environment's libraries, as a plain path entry: .pth files there (the editable
     # install's finder among them) are not processed, so only the wheel provides `workbench`.
-    borrowed = venv / "lib" / "python3.11" / "site-packages" / "borrowed.pth"
+    borrowed = (
+        venv
+        / "lib"
+        / f"python{sys.version_info.major}.{sys.version_info.minor}"
+        / "site-packages"
+        / "borrowed.pth"
+    )
     borrowed.write_text("\n".join([*site.getsitepackages(), sysconfig.get_paths()["purelib"]]))
     work = root / "elsewhere"
     work.mkdir()
