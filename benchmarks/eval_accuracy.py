@@ -48,6 +48,9 @@ def plan(models: list[str], variants: list[str] | None, sets: list[str]) -> list
                 continue
             names = [v for v, spec in VARIANTS.items() if entry.task in spec.tasks]
             names = [v for v in names if variants is None or v in variants or v == "fp32"]
+            # A compiled variant answers as the one it compiles, and compiles again for each new
+            # prompt length: only when asked for by name.
+            names = [v for v in names if not v.endswith("compiled") or v in (variants or ())]
             classifiers = CLASSIFIERS if eval_set.task == "embeddings" else CLASSIFIERS[:1]
             for classifier in classifiers:
                 configs += [
