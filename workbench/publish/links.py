@@ -19,7 +19,6 @@ import json
 import math
 import os
 import re
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -326,28 +325,17 @@ def _request_info() -> Mapping[str, str]:
     key = os.environ.get(QUERY_KEY_ENV)
     if key:
         url += "?" + urlencode({"key": key})
-    received: dict[str, Any] = {}
+    import websockets
 
-    def receive() -> None:  # its own thread and loop: the kernel's own loop is running
-        import asyncio
+    from workbench.kit.aio import run_sync
 
-        import websockets
+    async def first_message() -> Any:
+        async with websockets.connect(url, open_timeout=REQUEST_TIMEOUT_S) as socket:
+            return await socket.recv()
 
-        async def first_message() -> Any:
-            async with websockets.connect(url, open_timeout=REQUEST_TIMEOUT_S) as socket:
-                return await socket.recv()
-
-        try:
-            received["text"] = asyncio.run(first_message())
-        except Exception as exc:
-            received["error"] = exc
-
-    thread = threading.Thread(target=receive, name="voila-request", daemon=True)
-    thread.start()
-    thread.join()
-    if "error" in received:
-        raise received["error"]
-    info = json.loads(received["text"])
+    # The kernel's own loop is running in this thread: run_sync uses a helper thread then.
+    text = run_sync(first_message)
+    info = json.loads(text)
     if not isinstance(info, dict):
         raise ValueError("Voilà sent no request details")
     return info
